@@ -1,0 +1,3 @@
+from lambdaver.cli.main import main
+
+main()

@@ -1,0 +1,1 @@
+"""The command line: parses and renders only.  The single error boundary is in main.py."""

@@ -1,0 +1,230 @@
+"""Shared CLI plumbing: the App on ``ctx.obj``, global options (accepted before or after
+the verb), the Verb command class (knows its aws operation name) and output."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from lambdaver.errors import EXIT_FUNCTION_ERROR, EXIT_REPOSITORY, EXIT_SERVICE, EXIT_USAGE
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+# The operation being run, for error messages ("when calling the X operation").
+CURRENT: dict[str, Any] = {"operation": None, "debug": False}
+
+EXIT_STATUSES = (
+    "Exit statuses: 0 success; 2 usage error; 253 repository problem;\n"
+    "254 refused (the aws service's errors); 130 interrupted; 255 internal error."
+)
+
+
+def epilog(*examples: str, statuses: str = EXIT_STATUSES) -> str:
+    lines = ["\b", "Examples:"] + [f"  {e}" for e in examples] + ["", "\b", *statuses.splitlines()]
+    return "\n".join(lines)
+
+
+class App:
+    """Built once per run and passed on ``ctx.obj``."""
+
+    def __init__(self) -> None:
+        self.directory: Path | None = None
+        self.output: str | None = None
+        self.query: str | None = None
+        self.function_name: str | None = None
+        self._settings: Any = None
+        self._repo: Any = None
+
+    @property
+    def cwd(self) -> Path:
+        return self.directory if self.directory is not None else Path.cwd()
+
+    @property
+    def settings(self) -> Any:
+        if self._settings is None:
+            from lambdaver.service.settings import load_settings
+
+            self._settings = load_settings()
+        return self._settings
+
+    def repo(self) -> Any:
+        """The repository found from the working directory, checked against --function-name."""
+        if self._repo is None:
+            from lambdaver.service.repository import Repository
+
+            self._repo = Repository.discover(self.cwd, self.settings)
+        return self._repo
+
+    def qualifier(self, given: str | None) -> str | None:
+        """Merge ``--qualifier`` with a qualifier carried by ``--function-name``."""
+        repo = self.repo()
+        if self.function_name is None:
+            return given
+        from lambdaver.model.names import merge_qualifier, parse_function_name
+
+        in_name = parse_function_name(
+            self.function_name,
+            region=self.settings.region,
+            account=self.settings.account_id,
+            expected=repo.name,
+        )
+        return merge_qualifier(in_name, given)
+
+    def output_format(self) -> str:
+        if self.output:
+            return self.output
+        env = os.environ.get("LAMBDAVER_OUTPUT")
+        if env in ("json", "table", "text"):
+            return env
+        if self.settings.output:
+            return str(self.settings.output)
+        return "table" if sys.stdout.isatty() else "json"
+
+    def emit(self, result: Any) -> None:
+        from lambdaver.cli.render import apply_query, render
+
+        render(apply_query(result, self.query), self.output_format(), CURRENT["operation"] or "")
+
+
+def get_app() -> App:
+    ctx = click.get_current_context()
+    root = ctx.find_root()
+    if not isinstance(root.obj, App):
+        root.obj = App()
+    return root.obj
+
+
+# --- global options: a callback stores each into the App, wherever it stands ---------
+
+
+def _set(attr: str) -> Callable[[click.Context, click.Parameter, Any], None]:
+    def callback(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+        if value is None or value is False:
+            return
+        app = get_app()
+        if attr == "directory":
+            path = Path(value)
+            if not path.is_dir():
+                raise click.BadParameter(f"'{value}' is not a directory", ctx, param)
+            value = path.absolute()
+        if attr == "query":
+            import jmespath
+            from jmespath.exceptions import JMESPathError
+
+            try:
+                jmespath.compile(value)
+            except JMESPathError as exc:
+                raise click.BadParameter(
+                    f"Bad value for --query {value}: {exc}", ctx, param
+                ) from exc
+        if attr == "debug":
+            CURRENT["debug"] = True
+            return
+        setattr(app, attr, value)
+
+    return callback
+
+
+def global_option_decorators(include_function_name: bool) -> list[Callable[[F], F]]:
+    opts: list[Callable[[F], F]] = [
+        click.option(
+            "-C",
+            "chdir",
+            metavar="DIR",
+            expose_value=False,
+            callback=_set("directory"),
+            help="Run as if lambdaver was started in DIR.",
+        ),
+        click.option(
+            "--output",
+            type=click.Choice(["json", "table", "text"]),
+            expose_value=False,
+            callback=_set("output"),
+            help="Output format (default: table on a terminal, else json).",
+        ),
+        click.option(
+            "--query",
+            metavar="EXPR",
+            expose_value=False,
+            callback=_set("query"),
+            help="JMESPath expression applied to the result, as in the aws CLI.",
+        ),
+        click.option(
+            "--debug",
+            is_flag=True,
+            expose_value=False,
+            callback=_set("debug"),
+            help="Show a traceback for errors.",
+        ),
+    ]
+    if include_function_name:
+        opts.append(
+            click.option(
+                "--function-name",
+                metavar="NAME|ARN",
+                expose_value=False,
+                callback=_set("function_name"),
+                help="The function: a name, partial or full ARN (default: this repository's).",
+            ),
+        )
+    return opts
+
+
+def global_options(f: F) -> F:
+    for deco in reversed(global_option_decorators(include_function_name=True)):
+        f = deco(f)
+    return f
+
+
+class Verb(click.Command):
+    """A leaf command that knows the aws operation it mirrors and takes the global options."""
+
+    def __init__(self, *args: Any, operation: str = "", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.operation = operation or "".join(p.capitalize() for p in (self.name or "").split("-"))
+        for deco in global_option_decorators(include_function_name=True):
+            deco(self)
+
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        CURRENT["operation"] = self.operation
+        return super().make_context(info_name, args, parent, **extra)
+
+
+class VerbGroup(click.Group):
+    """A group of verbs (``config``, ``versions``, ``alias``) that also takes global options."""
+
+    command_class = Verb
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for deco in global_option_decorators(include_function_name=False):
+            deco(self)
+
+
+# Decorator params on a click.Command instance: click.option(...)(cmd) appends to
+# cmd.params when given a Command, which is what the loops above rely on.
+
+__all__ = [
+    "CURRENT",
+    "EXIT_FUNCTION_ERROR",
+    "EXIT_REPOSITORY",
+    "EXIT_SERVICE",
+    "EXIT_USAGE",
+    "App",
+    "Verb",
+    "VerbGroup",
+    "epilog",
+    "get_app",
+    "global_options",
+]

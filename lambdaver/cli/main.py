@@ -1,0 +1,109 @@
+"""The ``lambdaver`` command group and the single error boundary."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, NoReturn
+
+import click
+
+from lambdaver import __version__
+from lambdaver.cli.app import CURRENT, App, global_option_decorators
+from lambdaver.errors import (
+    EXIT_BUG,
+    EXIT_INTERRUPTED,
+    EXIT_REPOSITORY,
+    EXIT_USAGE,
+    LambdaverError,
+    RepositoryIOError,
+)
+
+
+class RootGroup(click.Group):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for deco in global_option_decorators(include_function_name=False):
+            deco(self)
+
+
+@click.group(
+    cls=RootGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    epilog="\b\nStart here:\n  lambdaver init && lambdaver publish && lambdaver versions list\n\n"
+    "\b\nExit statuses: 0 success; 1 invoke: the function failed; 2 usage error;\n"
+    "253 repository problem; 254 refused; 130 interrupted; 255 internal error.",
+)
+@click.version_option(__version__, "--version", prog_name="lambdaver")
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """AWS Lambda's versioning model on your own disk: $LATEST, immutable numbered
+    versions, aliases with weighted routing, invoke by qualifier, rollback."""
+    if not isinstance(ctx.obj, App):
+        ctx.obj = App()
+
+
+def _register() -> None:
+    from lambdaver.cli import commands_functions
+
+    commands_functions.register(cli)
+
+
+_register()
+
+
+def error_line(exc: LambdaverError) -> str:
+    op = CURRENT["operation"] or "Lambdaver"
+    return f"An error occurred ({exc.code}) when calling the {op} operation: {exc.message}"
+
+
+def handle_error(exc: BaseException) -> int:
+    """The one place that turns an exception into a message on stderr and an exit status."""
+    if isinstance(exc, LambdaverError):
+        if CURRENT["debug"]:
+            import traceback
+
+            traceback.print_exception(exc, file=sys.stderr)
+        click.echo(error_line(exc), err=True)
+        return exc.exit_status
+    if isinstance(exc, click.exceptions.Exit):
+        return exc.exit_code
+    if isinstance(exc, click.ClickException):
+        exc.show()
+        return EXIT_USAGE if isinstance(exc, click.UsageError) else exc.exit_code
+    if isinstance(exc, (KeyboardInterrupt, click.exceptions.Abort)):
+        click.echo("Interrupted.", err=True)
+        return EXIT_INTERRUPTED
+    if isinstance(exc, BrokenPipeError):
+        return 0
+    if isinstance(exc, OSError) and exc.errno in (28, 30, 13, 122):  # ENOSPC EROFS EACCES EDQUOT
+        io = RepositoryIOError(f"{exc.strerror}: {exc.filename or ''}".rstrip(": "))
+        click.echo(error_line(io), err=True)
+        return EXIT_REPOSITORY
+    if CURRENT["debug"]:
+        import traceback
+
+        traceback.print_exception(exc, file=sys.stderr)
+    else:
+        click.echo(
+            f"lambdaver: internal error: {type(exc).__name__}: {exc} "
+            "(run again with --debug for a traceback, and please report it)",
+            err=True,
+        )
+    return EXIT_BUG
+
+
+def main(argv: list[str] | None = None) -> NoReturn:
+    CURRENT["operation"] = None
+    CURRENT["debug"] = "--debug" in (argv if argv is not None else sys.argv[1:])
+    try:
+        rv = cli.main(args=argv, prog_name="lambdaver", standalone_mode=False)
+        code = rv if isinstance(rv, int) else 0
+    except BaseException as exc:
+        if isinstance(exc, SystemExit):
+            raise
+        code = handle_error(exc)
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        pass
+    sys.exit(code)

@@ -1,0 +1,118 @@
+"""One exception hierarchy, named after AWS Lambda's error codes.
+
+The domain raises these with the data that explains them; exactly one place
+(``lambdaver.cli.main.handle_error``) turns them into the aws CLI's one-line
+message and an exit status.  Nothing here knows about click.
+"""
+
+from __future__ import annotations
+
+# Exit statuses (contract section 7).
+EXIT_OK = 0
+EXIT_FUNCTION_ERROR = 1
+EXIT_USAGE = 2
+EXIT_REPOSITORY = 253
+EXIT_SERVICE = 254
+EXIT_BUG = 255
+EXIT_INTERRUPTED = 130
+
+
+class LambdaverError(Exception):
+    """Base of every expected error.  ``code`` is the AWS-style error code."""
+
+    code = "ServiceException"
+    exit_status = EXIT_SERVICE
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+# --- errors the aws service would answer (exit 254) -------------------------
+
+
+class ServiceError(LambdaverError):
+    """An error the AWS Lambda service itself would return."""
+
+
+class ResourceNotFoundException(ServiceError):
+    code = "ResourceNotFoundException"
+
+
+class ResourceConflictException(ServiceError):
+    code = "ResourceConflictException"
+
+
+class InvalidParameterValueException(ServiceError):
+    code = "InvalidParameterValueException"
+
+
+class PreconditionFailedException(ServiceError):
+    code = "PreconditionFailedException"
+
+    MESSAGE = (
+        "The Revision Id provided does not match the latest Revision Id. "
+        "Call the GetFunction/GetAlias API to retrieve the latest Revision Id"
+    )
+
+    def __init__(self, expected: str | None = None, actual: str | None = None) -> None:
+        super().__init__(self.MESSAGE)
+        self.expected = expected
+        self.actual = actual
+
+
+class ValidationException(ServiceError):
+    code = "ValidationException"
+
+    def __init__(self, problems: list[str] | str) -> None:
+        if isinstance(problems, str):
+            problems = [problems]
+        self.problems = list(problems)
+        n = len(self.problems)
+        noun = "error" if n == 1 else "errors"
+        super().__init__(f"{n} validation {noun} detected: " + "; ".join(self.problems))
+
+    @classmethod
+    def constraint(cls, value: object, field: str, constraint: str) -> ValidationException:
+        return cls(cls.problem(value, field, constraint))
+
+    @staticmethod
+    def problem(value: object, field: str, constraint: str) -> str:
+        return f"Value '{value}' at '{field}' failed to satisfy constraint: {constraint}"
+
+
+class InvalidRequestContentException(ServiceError):
+    code = "InvalidRequestContentException"
+
+
+class RequestEntityTooLargeException(ServiceError):
+    code = "RequestEntityTooLargeException"
+
+
+class AccessDeniedException(ServiceError):
+    code = "AccessDeniedException"
+
+
+# --- problems with the repository itself (exit 253) -------------------------
+
+
+class RepositoryError(LambdaverError):
+    exit_status = EXIT_REPOSITORY
+
+
+class RepositoryNotFound(RepositoryError):
+    code = "RepositoryNotFound"
+
+
+class RepositoryCorrupt(RepositoryError):
+    code = "RepositoryCorrupt"
+
+
+class UnsupportedRepositoryFormat(RepositoryError):
+    code = "UnsupportedRepositoryFormat"
+
+
+class RepositoryIOError(RepositoryError):
+    """The repository could not be read or written (permissions, full disk)."""
+
+    code = "RepositoryIOError"

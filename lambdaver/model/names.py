@@ -1,0 +1,163 @@
+"""Function names, alias names, qualifiers and ARNs, validated as AWS validates them."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from lambdaver.errors import (
+    AccessDeniedException,
+    InvalidParameterValueException,
+    ResourceNotFoundException,
+    ValidationException,
+)
+
+LATEST = "$LATEST"
+
+FUNCTION_NAME_PATTERN = (
+    r"(arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:)?"
+    r"(\d{12}:)?(function:)?([a-zA-Z0-9-_]+)(:(\$LATEST|[a-zA-Z0-9-_]+))?"
+)
+_FUNCTION_NAME_RE = re.compile(FUNCTION_NAME_PATTERN)
+_BARE_NAME_RE = re.compile(r"[a-zA-Z0-9-_]{1,64}")
+ALIAS_NAME_PATTERN = "(?!^[0-9]+$)([a-zA-Z0-9-_]+)"
+_ALIAS_NAME_RE = re.compile(r"(?![0-9]+$)[a-zA-Z0-9-_]+")
+QUALIFIER_PATTERN = r"\$(LATEST(\.PUBLISHED)?)|[a-zA-Z0-9-_$]+"
+_QUALIFIER_RE = re.compile(QUALIFIER_PATTERN)
+VERSION_PATTERN = r"(\$LATEST|[0-9]+)"
+_VERSION_RE = re.compile(VERSION_PATTERN)
+
+
+def validate_function_name(name: str, field: str = "functionName") -> None:
+    """A name for a new function: ``[a-zA-Z0-9-_]{1,64}``."""
+    if len(name) > 64:
+        raise ValidationException.constraint(
+            name, field, "Member must have length less than or equal to 64"
+        )
+    if not _BARE_NAME_RE.fullmatch(name):
+        raise ValidationException.constraint(
+            name, field, "Member must satisfy regular expression pattern: [a-zA-Z0-9-_]+"
+        )
+
+
+def alias_name_problems(name: str, field: str = "name") -> list[str]:
+    problems = []
+    if len(name) > 128:
+        problems.append(
+            ValidationException.problem(
+                name, field, "Member must have length less than or equal to 128"
+            )
+        )
+    if len(name) < 1:
+        problems.append(
+            ValidationException.problem(
+                name, field, "Member must have length greater than or equal to 1"
+            )
+        )
+    elif not _ALIAS_NAME_RE.fullmatch(name):
+        problems.append(
+            ValidationException.problem(
+                name, field, f"Member must satisfy regular expression pattern: {ALIAS_NAME_PATTERN}"
+            )
+        )
+    return problems
+
+
+def validate_alias_name(name: str, field: str = "name") -> None:
+    problems = alias_name_problems(name, field)
+    if problems:
+        raise ValidationException(problems)
+
+
+def validate_qualifier(q: str) -> None:
+    problems = []
+    if len(q) > 128:
+        problems.append(
+            ValidationException.problem(
+                q, "qualifier", "Member must have length less than or equal to 128"
+            )
+        )
+    if not q or not _QUALIFIER_RE.fullmatch(q):
+        problems.append(
+            ValidationException.problem(
+                q,
+                "qualifier",
+                f"Member must satisfy regular expression pattern: {QUALIFIER_PATTERN}",
+            )
+        )
+    if problems:
+        raise ValidationException(problems)
+
+
+def validate_version(v: str, field: str = "functionVersion") -> None:
+    if not v or len(v) > 1024 or not _VERSION_RE.fullmatch(v):
+        raise ValidationException.constraint(
+            v, field, f"Member must satisfy regular expression pattern: {VERSION_PATTERN}"
+        )
+
+
+def is_version_number(q: str) -> bool:
+    return q.isdigit() and q.isascii()
+
+
+@dataclass(frozen=True)
+class Arns:
+    """Builds ARNs for one function in one region and account."""
+
+    region: str
+    account: str
+    name: str
+
+    def function(self, qualifier: str | None = None) -> str:
+        base = f"arn:aws:lambda:{self.region}:{self.account}:function:{self.name}"
+        return f"{base}:{qualifier}" if qualifier else base
+
+
+def parse_function_name(value: str, *, region: str, account: str, expected: str) -> str | None:
+    """Check ``--function-name`` (name, partial or full ARN, maybe qualified) against the
+    repository's function ``expected``; return the qualifier it carries, if any."""
+    if len(value) > 256:
+        raise ValidationException.constraint(
+            value, "functionName", "Member must have length less than or equal to 256"
+        )
+    m = _FUNCTION_NAME_RE.fullmatch(value)
+    if not m:
+        raise ValidationException.constraint(
+            value,
+            "functionName",
+            f"Member must satisfy regular expression pattern: {FUNCTION_NAME_PATTERN}",
+        )
+    arn_prefix, arn_region, arn_account, name, qualifier = (
+        m.group(1),
+        m.group(3),
+        m.group(8),
+        m.group(10),
+        m.group(12),
+    )
+    if arn_region and arn_region[:-1] != region:
+        raise ResourceNotFoundException(
+            f"Functions from '{arn_region[:-1]}' are not reachable in this region ('{region}')"
+        )
+    if arn_account and arn_account[:-1] != account:
+        raise AccessDeniedException("Access denied")
+    if arn_prefix and not arn_region:
+        # "arn:aws:lambda::123:function:x" does not match the regex group for region
+        raise ValidationException.constraint(
+            value,
+            "functionName",
+            f"Member must satisfy regular expression pattern: {FUNCTION_NAME_PATTERN}",
+        )
+    if name != expected:
+        raise ResourceNotFoundException(
+            f"Function not found: {Arns(region, account, name).function()}"
+        )
+    return qualifier
+
+
+def merge_qualifier(from_name: str | None, given: str | None) -> str | None:
+    """AWS: a qualifier in the name and in ``--qualifier`` must agree."""
+    if from_name is not None and given is not None and from_name != given:
+        raise InvalidParameterValueException(
+            "The derived qualifier from the function name does not match the specified qualifier."
+        )
+    return given if given is not None else from_name

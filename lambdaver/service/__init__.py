@@ -1,0 +1,1 @@
+"""One function per operation: typed in, AWS-shaped result out."""

@@ -1,0 +1,458 @@
+"""Function and version operations: init, configuration, status, publish, list, show, delete."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lambdaver.errors import (
+    InvalidParameterValueException,
+    PreconditionFailedException,
+    ResourceConflictException,
+    ResourceNotFoundException,
+)
+from lambdaver.model.config import DEFAULT_HANDLER, FunctionConfig, validate_environment
+from lambdaver.model.names import (
+    LATEST,
+    is_version_number,
+    validate_function_name,
+    validate_qualifier,
+)
+from lambdaver.model.records import (
+    AliasState,
+    VersionRecord,
+    function_configuration,
+    version_configuration,
+)
+from lambdaver.model.timefmt import aws_time
+from lambdaver.service.function_file import FUNCTION_FILE, read_function_file, write_function_file
+from lambdaver.service.repository import DOT, LatestState, Repository
+from lambdaver.service.settings import Settings
+from lambdaver.storage.metadata import Conflict
+from lambdaver.storage.tree import manifest_from_bytes
+
+VERSIONS = "versions"
+ALIASES = "aliases"
+VERSION_COUNTER = "version"
+
+STARTER_APP = '''\
+import json
+
+
+def handler(event, context):
+    """Entry point: lambdaver calls handler(event, context), as AWS Lambda does."""
+    print("received event:", json.dumps(event))
+    name = event.get("name", "world") if isinstance(event, dict) else "world"
+    return {"message": f"Hello, {name}!", "version": context.function_version}
+'''
+
+
+def default_runtime() -> str:
+    return f"python{sys.version_info.major}.{sys.version_info.minor}"
+
+
+# --- reading state --------------------------------------------------------------------
+
+
+def latest_revision_id(tree: str, config_hash: str, counter: int) -> str:
+    """$LATEST's RevisionId: changes whenever its code or configuration changes, and with
+    every publish (as AWS's does), and is stable otherwise."""
+    digest = hashlib.sha256(f"{tree}:{config_hash}:{counter}".encode()).digest()
+    return str(uuid.UUID(bytes=digest[:16], version=4))
+
+
+def config_hash(config: FunctionConfig) -> str:
+    return hashlib.sha256(config.canonical_bytes()).hexdigest()
+
+
+def get_version_record(repo: Repository, number: str) -> VersionRecord | None:
+    raw = repo.meta.get(VERSIONS, number)
+    return VersionRecord.from_json(raw) if raw is not None else None
+
+
+def get_alias_state(repo: Repository, name: str) -> AliasState | None:
+    raw = repo.meta.get(ALIASES, name)
+    return AliasState.from_json(raw) if raw is not None else None
+
+
+def newest_version(repo: Repository) -> VersionRecord | None:
+    last = repo.meta.last(VERSIONS)
+    return VersionRecord.from_json(last[1]) if last else None
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """What a qualifier names: ``version`` is ``$LATEST`` or a number; ``record`` is set for
+    a published version; ``alias`` when the qualifier was an alias name."""
+
+    version: str
+    record: VersionRecord | None
+    alias: AliasState | None = None
+
+
+def resolve(repo: Repository, qualifier: str | None) -> Resolved:
+    if qualifier is None or qualifier == LATEST:
+        return Resolved(LATEST, None)
+    validate_qualifier(qualifier)
+    if is_version_number(qualifier):
+        rec = get_version_record(repo, str(int(qualifier)))
+        if rec is None or str(int(qualifier)) != qualifier:
+            raise ResourceNotFoundException(f"Function not found: {repo.arns.function(qualifier)}")
+        return Resolved(rec.version, rec)
+    alias = get_alias_state(repo, qualifier)
+    if alias is None:
+        raise ResourceNotFoundException(f"Function not found: {repo.arns.function(qualifier)}")
+    if alias.version == LATEST:
+        return Resolved(LATEST, None, alias)
+    rec = get_version_record(repo, alias.version)
+    if rec is None:  # an invariant broken by hand: say so rather than crash
+        raise ResourceNotFoundException(f"Function not found: {repo.arns.function(alias.version)}")
+    return Resolved(rec.version, rec, alias)
+
+
+def latest_configuration(
+    repo: Repository, state: LatestState, arn_qualifier: str | None
+) -> dict[str, Any]:
+    cfg = repo.function.config
+    return function_configuration(
+        repo.arns,
+        arn_qualifier=arn_qualifier,
+        version=LATEST,
+        config=cfg,
+        description=cfg.description,
+        code_sha256=state.code_sha256,
+        code_size=state.code_size,
+        last_modified=aws_time(state.last_modified_ns),
+        revision_id=latest_revision_id(
+            state.tree, config_hash(cfg), repo.meta.counter(VERSION_COUNTER)
+        ),
+    )
+
+
+def aliases_by_version(repo: Repository) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for _name, raw in repo.meta.items(ALIASES):
+        a = AliasState.from_json(raw)
+        out.setdefault(a.version, []).append(a.name)
+        for v in a.weights:
+            out.setdefault(v, []).append(a.name)
+    return out
+
+
+def aliases_of(repo: Repository, version: str) -> list[str]:
+    return repo.meta.find(ALIASES, version)
+
+
+# --- operations -----------------------------------------------------------------------
+
+
+def init_function(
+    directory: Path,
+    settings: Settings,
+    *,
+    name: str | None = None,
+    runtime: str | None = None,
+    handler: str | None = None,
+    memory_size: int | None = None,
+    timeout: int | None = None,
+    description: str | None = None,
+) -> tuple[Repository, dict[str, Any]]:
+    """Create ``.lambdaver/`` and ``lambdaver.toml`` in ``directory`` (``create-function``).
+
+    An existing ``lambdaver.toml`` (code checked out of git, say) is adopted, with the
+    options given here taking precedence.  Everything is validated before anything is
+    written; the repository itself appears in one rename.
+    """
+    directory = directory.absolute()
+    toml_path = directory / FUNCTION_FILE
+    existing = read_function_file(toml_path) if toml_path.exists() else None
+    fn_name = name or (existing.name if existing else directory.name)
+    if (directory / DOT).exists():
+        raise ResourceConflictException(f"Function already exist: {fn_name}")
+    validate_function_name(fn_name)
+    base = existing.config if existing else FunctionConfig(runtime=runtime or default_runtime())
+    changes: dict[str, Any] = {}
+    for key, value in (
+        ("runtime", runtime),
+        ("handler", handler),
+        ("memory_size", memory_size),
+        ("timeout", timeout),
+        ("description", description),
+    ):
+        if value is not None:
+            changes[key] = value
+    config = base.with_changes(**changes)
+    config.validate()
+    if directory.exists() and not directory.is_dir():
+        raise InvalidParameterValueException(f"{directory} exists and is not a directory")
+    directory.mkdir(parents=True, exist_ok=True)
+    module = (config.handler or DEFAULT_HANDLER).rpartition(".")[0].replace(".", "/") or "app"
+    if not _has_python_file(directory):
+        from lambdaver.storage.fileutil import atomic_write
+
+        starter = directory / f"{module}.py"
+        starter.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(starter, STARTER_APP.encode())
+    if existing is None or existing.name != fn_name or existing.config != config:
+        write_function_file(toml_path, fn_name, config)
+    repo = Repository.create(directory, settings)
+    state = repo.scan_latest()
+    return repo, latest_configuration(repo, state, None)
+
+
+def _has_python_file(directory: Path) -> bool:
+    for _dirpath, dirnames, filenames in os.walk(directory):
+        dirnames[:] = [d for d in dirnames if d not in (DOT, ".git", "__pycache__")]
+        if any(f.endswith(".py") for f in filenames):
+            return True
+    return False
+
+
+def get_configuration(repo: Repository, qualifier: str | None) -> dict[str, Any]:
+    """``get-function-configuration``: $LATEST, a version, or an alias's primary version."""
+    res = resolve(repo, qualifier)
+    if res.record is None:
+        return latest_configuration(repo, repo.scan_latest(), qualifier)
+    return version_configuration(repo.arns, res.record, qualifier)
+
+
+def update_configuration(
+    repo: Repository,
+    *,
+    runtime: str | None = None,
+    handler: str | None = None,
+    memory_size: int | None = None,
+    timeout: int | None = None,
+    description: str | None = None,
+    environment: dict[str, str] | None = None,
+    set_env: dict[str, str] | None = None,
+    unset_env: list[str] | None = None,
+    revision_id: str | None = None,
+) -> dict[str, Any]:
+    """``update-function-configuration``: change $LATEST's configuration (``lambdaver.toml``).
+
+    ``environment`` replaces all variables (aws's ``--environment``); ``set_env`` and
+    ``unset_env`` edit them one by one.
+    """
+    with repo.lock.held():
+        fn = repo.reload_function()
+        cfg = fn.config
+        state = repo.scan_latest() if revision_id is not None else None
+        if state is not None:
+            current = latest_revision_id(
+                state.tree, config_hash(cfg), repo.meta.counter(VERSION_COUNTER)
+            )
+            if revision_id != current:
+                raise PreconditionFailedException(revision_id, current)
+        changes: dict[str, Any] = {}
+        for key, value in (
+            ("runtime", runtime),
+            ("handler", handler),
+            ("memory_size", memory_size),
+            ("timeout", timeout),
+            ("description", description),
+        ):
+            if value is not None:
+                changes[key] = value
+        env = dict(cfg.environment) if cfg.environment is not None else None
+        if environment is not None:
+            env = dict(environment)
+        if set_env:
+            env = {**(env or {}), **set_env}
+        if unset_env:
+            env = dict(env or {})
+            for key in unset_env:
+                env.pop(key, None)
+        if environment is not None or set_env or unset_env:
+            changes["environment"] = env
+        new = cfg.with_changes(**changes)
+        new.validate()
+        validate_environment(new.environment)
+        if new != cfg:
+            write_function_file(repo.function_file_path, fn.name, new)
+        repo.reload_function()
+        return latest_configuration(repo, state or repo.scan_latest(), None)
+
+
+def status(repo: Repository) -> dict[str, Any]:
+    """What in $LATEST differs from the newest version (files and configuration)."""
+    state = repo.scan_latest()
+    cfg = repo.function.config
+    newest = newest_version(repo)
+    files: dict[str, list[str]] = {"Added": [], "Modified": [], "Deleted": []}
+    configuration: dict[str, list[Any]] = {}
+    latest_fields = _config_fields(cfg)
+    if newest is None:
+        files["Added"] = [m[0] for m in state.manifest]
+        configuration = {k: [None, v] for k, v in latest_fields.items()}
+        return {"Changed": True, "Version": None, "Files": files, "Configuration": configuration}
+    old = {m[0]: m for m in _read_manifest(repo, newest.tree)}
+    new = {m[0]: m for m in state.manifest}
+    for path, m in new.items():
+        if path not in old:
+            files["Added"].append(path)
+        elif (old[path][1], old[path][3]) != (m[1], m[3]):
+            files["Modified"].append(path)
+    files["Deleted"] = [p for p in old if p not in new]
+    published_fields = _config_fields(newest.config)
+    for key in sorted(set(published_fields) | set(latest_fields)):
+        a, b = published_fields.get(key), latest_fields.get(key)
+        if a != b:
+            configuration[key] = [a, b]
+    changed = any(files.values()) or bool(configuration)
+    return {
+        "Changed": changed,
+        "Version": newest.version,
+        "Files": files,
+        "Configuration": configuration,
+    }
+
+
+def _config_fields(cfg: FunctionConfig) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "Runtime": cfg.runtime,
+        "Handler": cfg.handler,
+        "MemorySize": cfg.memory_size,
+        "Timeout": cfg.timeout,
+        "Description": cfg.description,
+    }
+    if cfg.environment is not None:
+        out["Environment"] = {"Variables": dict(cfg.environment)}
+    return out
+
+
+def _read_manifest(repo: Repository, tree: str) -> list[tuple[str, str, int, str]]:
+    return manifest_from_bytes(repo.store.get_bytes(tree, compressed=True))
+
+
+def publish(
+    repo: Repository,
+    *,
+    description: str | None = None,
+    code_sha256: str | None = None,
+    revision_id: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, Any]:
+    """``publish-version``: freeze $LATEST as version N+1.
+
+    When neither code nor configuration differs from the newest version, that version is
+    returned and nothing is written.  ``revision_id`` and ``code_sha256`` make it
+    conditional; a refused publish writes nothing (so those two are checked on a hash-only
+    pass before any blob is stored).  Write order: blobs, tree, configuration and version
+    record objects, one filesystem sync, then the counter and the version ref in one
+    transaction.
+    """
+    if description is not None and len(description) > 256:
+        from lambdaver.errors import ValidationException
+
+        raise ValidationException.constraint(
+            description, "description", "Member must have length less than or equal to 256"
+        )
+    with repo.lock.held():
+        cfg = repo.reload_function().config
+        chash = config_hash(cfg)
+        counter = repo.meta.counter(VERSION_COUNTER)
+        conditional = revision_id is not None or code_sha256 is not None
+        state = repo.scan_latest(store=not conditional, progress=progress)
+        if revision_id is not None:
+            current = latest_revision_id(state.tree, chash, counter)
+            if revision_id != current:
+                raise PreconditionFailedException(revision_id, current)
+        if code_sha256 is not None and code_sha256 != state.code_sha256:
+            raise InvalidParameterValueException(
+                f"CodeSHA256 ({code_sha256}) is different from current CodeSHA256 in $LATEST "
+                f"({state.code_sha256}). Please try again with the CodeSHA256 in $LATEST."
+            )
+        newest = get_version_record(repo, str(counter)) if counter else None
+        if newest is not None and newest.tree == state.tree and newest.config_hash == chash:
+            return version_configuration(repo.arns, newest)
+        if conditional:
+            state = repo.scan_latest(store=True, progress=progress)
+        number = str(counter + 1)
+        store = repo.store
+        store.put_bytes(state.tree_bytes, compress=True)
+        store.put_bytes(cfg.canonical_bytes(), compress=True)
+        rec = VersionRecord(
+            version=number,
+            tree=state.tree,
+            config_hash=chash,
+            config=cfg,
+            description=cfg.description if description is None else description,
+            code_sha256=state.code_sha256,
+            code_size=state.code_size,
+            last_modified=repo.now(),
+            revision_id=repo.new_id(),
+        )
+        record_json = rec.to_json()
+        store.put_bytes(record_json.encode(), compress=True)
+        from lambdaver.storage.fileutil import sync_filesystem
+
+        sync_filesystem(repo.dot)
+        try:
+            with repo.meta.transaction():
+                repo.meta.bump_counter(VERSION_COUNTER, counter)
+                repo.meta.add_if_new(VERSIONS, number, record_json)
+        except Conflict as exc:  # impossible while we hold the lock; kept as a guard
+            raise ResourceConflictException(
+                "The version number was claimed by another publish; try again"
+            ) from exc
+        repo.save_stat_cache()
+        return version_configuration(repo.arns, rec)
+
+
+def list_versions(repo: Repository) -> dict[str, Any]:
+    """``list-versions-by-function``: $LATEST first, then ascending, each with its aliases."""
+    latest = latest_configuration(repo, repo.scan_latest(), LATEST)
+    by_version = aliases_by_version(repo)
+    latest["Aliases"] = by_version.get(LATEST, [])
+    versions = [latest]
+    arns = repo.arns
+    for number, raw in repo.meta.items(VERSIONS, numeric=True):
+        item = version_configuration(arns, VersionRecord.from_json(raw))
+        item["Aliases"] = by_version.get(number, [])
+        versions.append(item)
+    return {"Versions": versions}
+
+
+def show_version(repo: Repository, qualifier: str) -> dict[str, Any]:
+    """``versions show Q``: the configuration, the aliases that use it, and its files."""
+    res = resolve(repo, qualifier)
+    if res.record is None:
+        state = repo.scan_latest()
+        out = latest_configuration(repo, state, qualifier)
+        manifest = state.manifest
+    else:
+        out = version_configuration(repo.arns, res.record, qualifier)
+        manifest = _read_manifest(repo, res.record.tree)
+    out["Aliases"] = aliases_of(repo, res.version)
+    out["Files"] = [{"Path": p, "Mode": m, "Size": s, "Sha256": h} for p, m, s, h in manifest]
+    return out
+
+
+def delete_version(repo: Repository, qualifier: str) -> None:
+    """``delete-function --qualifier N``: delete one version, never one an alias uses."""
+    if qualifier == LATEST:
+        raise InvalidParameterValueException(
+            "$LATEST version cannot be deleted without deleting the function."
+        )
+    validate_qualifier(qualifier)
+    if not is_version_number(qualifier):
+        raise InvalidParameterValueException("Deletion of aliases is not currently supported.")
+    number = str(int(qualifier))
+    with repo.lock.held():
+        if repo.meta.get(VERSIONS, number) is None:
+            return
+        with repo.meta.transaction():
+            users = aliases_of(repo, number)
+            if users:
+                raise ResourceConflictException(
+                    "Unable to delete version because the following aliases reference it: "
+                    f"[{', '.join(users)}]"
+                )
+            repo.meta.remove(VERSIONS, number)

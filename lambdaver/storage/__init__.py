@@ -1,0 +1,1 @@
+"""Bytes, hashes, paths and locks.  Knows nothing of Lambda."""

@@ -1,0 +1,240 @@
+"""Refs, ref logs and counters in one SQLite file: the only mutable metadata.
+
+Generic: a ref is ``(namespace, name) -> value`` (text, usually JSON) with two optional
+indexed keys for reverse look-ups; a ref log entry records each state a ref had, with the
+time, a change word and a parent link.  Every change runs in one ``BEGIN IMMEDIATE``
+transaction, so a ref and its log line are written together or not at all, and compare-
+and-swap (``add_if_new``, ``set_if_equals``) re-reads the current value inside it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from lambdaver.errors import RepositoryCorrupt, RepositoryIOError
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS refs (
+    ns TEXT NOT NULL, name TEXT NOT NULL, value TEXT NOT NULL,
+    k1 TEXT, k2 TEXT,
+    PRIMARY KEY (ns, name)
+);
+CREATE INDEX IF NOT EXISTS refs_k1 ON refs (ns, k1);
+CREATE INDEX IF NOT EXISTS refs_k2 ON refs (ns, k2);
+CREATE TABLE IF NOT EXISTS reflog (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    ns TEXT NOT NULL, name TEXT NOT NULL,
+    at TEXT NOT NULL, change TEXT NOT NULL, value TEXT, parent INTEGER
+);
+CREATE INDEX IF NOT EXISTS reflog_ref ON reflog (ns, name, id);
+"""
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    id: int
+    at: str
+    change: str
+    value: str | None
+    parent: int | None
+
+
+class Conflict(Exception):
+    """A compare-and-swap found a different current value."""
+
+    def __init__(self, current: str | None) -> None:
+        super().__init__("compare-and-swap conflict")
+        self.current = current
+
+
+class MetaStore:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._conn: sqlite3.Connection | None = None
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        if self._conn is None:
+            if not self.path.exists():
+                raise RepositoryCorrupt(f"Metadata database {self.path} is missing")
+            try:
+                self._conn = sqlite3.connect(self.path, isolation_level=None, timeout=60.0)
+            except sqlite3.Error as exc:
+                raise RepositoryIOError(f"Cannot open {self.path}: {exc}") from exc
+        return self._conn
+
+    @classmethod
+    def create(cls, path: Path) -> MetaStore:
+        conn = sqlite3.connect(path, isolation_level=None)
+        try:
+            conn.executescript("BEGIN;" + SCHEMA + "COMMIT;")
+        finally:
+            conn.close()
+        return cls(path)
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One atomic write: everything inside commits together or not at all."""
+        conn = self.conn
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise _io_error(self.path, exc) from exc
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        try:
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            raise _io_error(self.path, exc) from exc
+
+    # --- counters -------------------------------------------------------------------
+
+    def counter(self, name: str) -> int:
+        row = self.conn.execute("SELECT value FROM counters WHERE name=?", (name,)).fetchone()
+        return int(row[0]) if row else 0
+
+    def bump_counter(self, name: str, expected: int) -> int:
+        """Compare-and-swap increment (call inside :meth:`transaction`)."""
+        cur = self.counter(name)
+        if cur != expected:
+            raise Conflict(str(cur))
+        self.conn.execute(
+            "INSERT INTO counters (name, value) VALUES (?, ?) "
+            "ON CONFLICT(name) DO UPDATE SET value=excluded.value",
+            (name, cur + 1),
+        )
+        return cur + 1
+
+    # --- refs -----------------------------------------------------------------------
+
+    def get(self, ns: str, name: str) -> str | None:
+        row = self.conn.execute(
+            "SELECT value FROM refs WHERE ns=? AND name=?", (ns, name)
+        ).fetchone()
+        return str(row[0]) if row else None
+
+    def items(self, ns: str, *, numeric: bool = False) -> list[tuple[str, str]]:
+        order = "length(name), name" if numeric else "name"
+        rows = self.conn.execute(
+            f"SELECT name, value FROM refs WHERE ns=? ORDER BY {order}",  # noqa: S608
+            (ns,),
+        ).fetchall()
+        return [(str(n), str(v)) for n, v in rows]
+
+    def last(self, ns: str) -> tuple[str, str] | None:
+        """The ref with the numerically greatest name."""
+        row = self.conn.execute(
+            "SELECT name, value FROM refs WHERE ns=? ORDER BY length(name) DESC, name DESC LIMIT 1",
+            (ns,),
+        ).fetchone()
+        return (str(row[0]), str(row[1])) if row else None
+
+    def find(self, ns: str, key: str) -> list[str]:
+        """Names of refs whose k1 or k2 equals ``key``."""
+        rows = self.conn.execute(
+            "SELECT name FROM refs WHERE ns=? AND k1=? "
+            "UNION SELECT name FROM refs WHERE ns=? AND k2=? ORDER BY name",
+            (ns, key, ns, key),
+        ).fetchall()
+        return [str(r[0]) for r in rows]
+
+    def find_k1(self, ns: str, key: str) -> list[tuple[str, str]]:
+        rows = self.conn.execute(
+            "SELECT name, value FROM refs WHERE ns=? AND k1=? ORDER BY name", (ns, key)
+        ).fetchall()
+        return [(str(n), str(v)) for n, v in rows]
+
+    def add_if_new(
+        self, ns: str, name: str, value: str, k1: str | None = None, k2: str | None = None
+    ) -> None:
+        """Create a ref; ``Conflict`` if it exists (call inside :meth:`transaction`)."""
+        cur = self.get(ns, name)
+        if cur is not None:
+            raise Conflict(cur)
+        self.conn.execute(
+            "INSERT INTO refs (ns, name, value, k1, k2) VALUES (?, ?, ?, ?, ?)",
+            (ns, name, value, k1, k2),
+        )
+
+    def set_if_equals(
+        self,
+        ns: str,
+        name: str,
+        old: str | None,
+        new: str,
+        k1: str | None = None,
+        k2: str | None = None,
+    ) -> None:
+        """Move a ref from ``old`` to ``new``; ``Conflict`` if it is not at ``old``."""
+        cur = self.get(ns, name)
+        if cur != old:
+            raise Conflict(cur)
+        self.conn.execute(
+            "INSERT INTO refs (ns, name, value, k1, k2) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT(ns, name) DO UPDATE SET "
+            "value=excluded.value, k1=excluded.k1, k2=excluded.k2",
+            (ns, name, new, k1, k2),
+        )
+
+    def remove(self, ns: str, name: str) -> bool:
+        cur = self.conn.execute("DELETE FROM refs WHERE ns=? AND name=?", (ns, name))
+        return cur.rowcount > 0
+
+    # --- ref logs -------------------------------------------------------------------
+
+    def log_append(
+        self, ns: str, name: str, at: str, change: str, value: str | None, parent: int | None
+    ) -> int:
+        cur = self.conn.execute(
+            "INSERT INTO reflog (ns, name, at, change, value, parent) VALUES (?, ?, ?, ?, ?, ?)",
+            (ns, name, at, change, value, parent),
+        )
+        return int(cur.lastrowid or 0)
+
+    def log(self, ns: str, name: str) -> list[LogEntry]:
+        """A ref's log, newest first."""
+        rows = self.conn.execute(
+            "SELECT id, at, change, value, parent FROM reflog WHERE ns=? AND name=? "
+            "ORDER BY id DESC",
+            (ns, name),
+        ).fetchall()
+        return [LogEntry(*r) for r in rows]
+
+    def log_head(self, ns: str, name: str) -> LogEntry | None:
+        row = self.conn.execute(
+            "SELECT id, at, change, value, parent FROM reflog WHERE ns=? AND name=? "
+            "ORDER BY id DESC LIMIT 1",
+            (ns, name),
+        ).fetchone()
+        return LogEntry(*row) if row else None
+
+    def log_entry(self, entry_id: int) -> LogEntry | None:
+        row = self.conn.execute(
+            "SELECT id, at, change, value, parent FROM reflog WHERE id=?", (entry_id,)
+        ).fetchone()
+        return LogEntry(*row) if row else None
+
+    def log_clear(self, ns: str, name: str) -> None:
+        self.conn.execute("DELETE FROM reflog WHERE ns=? AND name=?", (ns, name))
+
+
+def _io_error(path: Path, exc: sqlite3.Error) -> RepositoryIOError:
+    text = str(exc)
+    if "readonly" in text:
+        return RepositoryIOError(f"The repository is read-only: cannot write {path}")
+    return RepositoryIOError(f"Cannot write {path}: {text}")

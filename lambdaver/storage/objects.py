@@ -1,0 +1,138 @@
+"""A content-addressed object store: sha256-named, written once, read-only.
+
+Blobs (file contents) are stored raw, so a version can be materialised with hard links;
+small structured records (trees, configurations, version records) are stored
+zlib-compressed.  The name is always the sha256 of the *uncompressed* bytes.  The store
+knows nothing of what it stores.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import zlib
+from pathlib import Path
+
+from lambdaver.errors import RepositoryCorrupt
+
+CHUNK = 1 << 20
+SMALL = 4 << 20
+
+
+class ObjectStore:
+    def __init__(self, root: Path, tmp: Path) -> None:
+        self.root = root
+        self.tmp = tmp
+        self._dirs: set[str] = set()
+
+    def path(self, hexdigest: str) -> Path:
+        return self.root / hexdigest[:2] / hexdigest[2:]
+
+    def has(self, hexdigest: str) -> bool:
+        return os.path.exists(self.path(hexdigest))
+
+    def _fanout(self, hexdigest: str) -> str:
+        prefix = hexdigest[:2]
+        d = os.path.join(self.root, prefix)
+        if prefix not in self._dirs:
+            os.makedirs(d, exist_ok=True)
+            self._dirs.add(prefix)
+        return os.path.join(d, hexdigest[2:])
+
+    def _tmp_fd(self) -> tuple[int, str]:
+        name = os.path.join(self.tmp, f"obj.{os.getpid()}.{os.urandom(6).hex()}")
+        return os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444), name
+
+    def _commit(self, tmpname: str, hexdigest: str) -> None:
+        final = self._fanout(hexdigest)
+        if os.path.exists(final):
+            os.unlink(tmpname)
+        else:
+            os.replace(tmpname, final)
+
+    def _put_raw(self, data: bytes | memoryview, hexdigest: str) -> None:
+        if self.has(hexdigest):
+            return
+        fd, name = self._tmp_fd()
+        try:
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view) :]
+            finally:
+                os.close(fd)
+            self._commit(name, hexdigest)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(name)
+            raise
+
+    def put_bytes(self, data: bytes, *, compress: bool = False) -> str:
+        """Store ``data``; return its sha256 hex.  No fsync: sync the filesystem after a batch."""
+        hexdigest = hashlib.sha256(data).hexdigest()
+        if not self.has(hexdigest):
+            self._put_raw(zlib.compress(data, 6) if compress else data, hexdigest)
+        return hexdigest
+
+    def put_file(self, src: str, size_hint: int) -> tuple[str, int]:
+        """Store the contents of file ``src``; return ``(sha256 hex, size)``.
+
+        Small files are read whole; large ones are streamed to a temporary file while they
+        are hashed, so no file is ever held whole in memory.
+        """
+        if size_hint <= SMALL:
+            with open(src, "rb") as f:
+                data = f.read()
+            hexdigest = hashlib.sha256(data).hexdigest()
+            self._put_raw(data, hexdigest)
+            return hexdigest, len(data)
+        h = hashlib.sha256()
+        fd, name = self._tmp_fd()
+        size = 0
+        try:
+            with open(src, "rb") as f:
+                buf = bytearray(CHUNK)
+                view = memoryview(buf)
+                while n := f.readinto(buf):
+                    h.update(view[:n])
+                    chunk = view[:n]
+                    while chunk:
+                        chunk = chunk[os.write(fd, chunk) :]
+                    size += n
+            os.close(fd)
+            fd = -1
+            hexdigest = h.hexdigest()
+            self._commit(name, hexdigest)
+        except BaseException:
+            if fd >= 0:
+                os.close(fd)
+            with contextlib.suppress(OSError):
+                os.unlink(name)
+            raise
+        return hexdigest, size
+
+    def get_bytes(self, hexdigest: str, *, compressed: bool = False) -> bytes:
+        """Read an object and verify its hash (``RepositoryCorrupt`` names it if it fails)."""
+        try:
+            with open(self.path(hexdigest), "rb") as f:
+                raw = f.read()
+            data = zlib.decompress(raw) if compressed else raw
+        except FileNotFoundError as exc:
+            raise RepositoryCorrupt(f"Object {hexdigest} is missing") from exc
+        except zlib.error as exc:
+            raise RepositoryCorrupt(f"Object {hexdigest} is damaged: {exc}") from exc
+        if hashlib.sha256(data).hexdigest() != hexdigest:
+            raise RepositoryCorrupt(f"Object {hexdigest} fails its hash check")
+        return data
+
+    def verify_blob(self, hexdigest: str) -> bool:
+        """Re-hash a raw blob on disk without holding it whole in memory."""
+        h = hashlib.sha256()
+        try:
+            with open(self.path(hexdigest), "rb") as f:
+                while chunk := f.read(CHUNK):
+                    h.update(chunk)
+        except FileNotFoundError:
+            return False
+        return h.hexdigest() == hexdigest

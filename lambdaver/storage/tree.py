@@ -1,0 +1,288 @@
+"""Working trees: scan a directory (with ignore rules), hash it into a canonical manifest.
+
+A manifest is the sorted list of ``(path, mode, size, sha256)`` of every file and symlink;
+its canonical JSON is what gets hashed, so equal content always has the same id.  A stat
+cache (like git's index: size, mtime_ns, inode, ctime_ns, mode -> hash) lets an unchanged
+file skip re-reading.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import stat
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lambdaver.errors import InvalidParameterValueException
+from lambdaver.storage.fileutil import atomic_write
+from lambdaver.storage.objects import CHUNK, ObjectStore
+
+MODE_FILE = "100644"
+MODE_EXEC = "100755"
+MODE_LINK = "120000"
+MANIFEST_FORMAT = 1
+
+ManifestEntry = tuple[str, str, int, str]  # path, mode, size, sha256 hex
+
+
+@dataclass(slots=True)
+class Entry:
+    path: str
+    mode: str
+    size: int
+    mtime_ns: int
+    ino: int
+    ctime_ns: int
+    link: str | None = None
+
+    @property
+    def key(self) -> list[int | str]:
+        return [self.size, self.mtime_ns, self.ino, self.ctime_ns, self.mode]
+
+
+@dataclass
+class IgnoreRules:
+    """What a scan leaves out: fixed names (not overridable) plus a gitignore-style file."""
+
+    names_anywhere: frozenset[str] = frozenset()
+    root_names: frozenset[str] = frozenset()
+    suffixes: tuple[str, ...] = ()
+    ignore_file: str | None = None
+    _spec: Any = field(default=None, repr=False)
+
+    def load(self, root: Path) -> None:
+        if not self.ignore_file:
+            return
+        path = root / self.ignore_file
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InvalidParameterValueException(f"Cannot read {path}: {exc}") from exc
+        import pathspec  # only when there is an ignore file: keeps start-up fast
+
+        self._spec = pathspec.GitIgnoreSpec.from_lines(text.splitlines())
+
+    def skip(self, rel: str, name: str, is_dir: bool, at_root: bool) -> bool:
+        if name in self.names_anywhere:
+            return True
+        if at_root and name in self.root_names:
+            return True
+        if not is_dir and name.endswith(self.suffixes):
+            return True
+        if self._spec is not None:
+            return bool(self._spec.match_file(rel + "/" if is_dir else rel))
+        return False
+
+
+def scan(root: Path, rules: IgnoreRules) -> list[Entry]:
+    """Every file and symlink under ``root`` that the rules keep, sorted by path.
+
+    Symlinks are kept as links; one that is absolute or leads outside the tree is refused,
+    as are special files (sockets, FIFOs, devices) and unreadable directories.
+    """
+    rules.load(root)
+    out: list[Entry] = []
+    stack: list[tuple[str, str]] = [(str(root), "")]
+    while stack:
+        abs_dir, rel_dir = stack.pop()
+        try:
+            it = os.scandir(abs_dir)
+        except OSError as exc:
+            raise InvalidParameterValueException(
+                f"Cannot read directory '{rel_dir or '.'}': {exc.strerror}"
+            ) from exc
+        with it:
+            for de in it:
+                name = de.name
+                rel = rel_dir + name
+                try:
+                    st = de.stat(follow_symlinks=False)
+                except OSError as exc:
+                    raise InvalidParameterValueException(
+                        f"Cannot read '{rel}': {exc.strerror}"
+                    ) from exc
+                m = st.st_mode
+                if stat.S_ISDIR(m):
+                    if not rules.skip(rel, name, True, not rel_dir):
+                        stack.append((de.path, rel + "/"))
+                    continue
+                if rules.skip(rel, name, False, not rel_dir):
+                    continue
+                if stat.S_ISREG(m):
+                    mode = MODE_EXEC if m & 0o111 else MODE_FILE
+                    out.append(
+                        Entry(rel, mode, st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns)
+                    )
+                elif stat.S_ISLNK(m):
+                    target = os.readlink(de.path)
+                    _check_link(rel, target)
+                    size = len(target.encode("utf-8", "surrogateescape"))
+                    out.append(
+                        Entry(
+                            rel, MODE_LINK, size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns, target
+                        )
+                    )
+                else:
+                    raise InvalidParameterValueException(
+                        f"'{rel}' is not a regular file, directory or symlink; "
+                        "remove it or list it in .lambdaverignore"
+                    )
+    out.sort(key=lambda e: e.path)
+    return out
+
+
+def _check_link(rel: str, target: str) -> None:
+    if os.path.isabs(target):
+        raise InvalidParameterValueException(
+            f"Symlink '{rel}' points outside the function directory (absolute target '{target}')"
+        )
+    parts: list[str] = rel.split("/")[:-1]
+    for part in target.split("/"):
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if not parts:
+                raise InvalidParameterValueException(
+                    f"Symlink '{rel}' points outside the function directory (target '{target}')"
+                )
+            parts.pop()
+        else:
+            parts.append(part)
+
+
+class StatCache:
+    """path -> (stat key, sha256), saved atomically.  Entries changed within the last two
+    seconds before saving are left out, so a file edited in the same clock tick as it was
+    hashed is always re-read (git's "racy clean" problem)."""
+
+    RACY_NS = 2_000_000_000
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.entries: dict[str, list[Any]] = {}
+        try:
+            raw = json.loads(path.read_bytes())
+            if raw.get("format") == 1:
+                self.entries = raw["entries"]
+        except (OSError, ValueError, KeyError, AttributeError):
+            self.entries = {}
+
+    def lookup(self, e: Entry) -> str | None:
+        hit = self.entries.get(e.path)
+        if hit is not None and hit[:-1] == e.key:
+            return str(hit[-1])
+        return None
+
+    def refresh(self, entries: Iterable[Entry], hashes: dict[str, str]) -> bool:
+        """Save what a scan learnt, if it differs from what is on disk; True if saved."""
+        cutoff = time.time_ns() - self.RACY_NS
+        kept = {
+            e.path: [*e.key, hashes[e.path]]
+            for e in entries
+            if e.mtime_ns < cutoff and e.ctime_ns < cutoff
+        }
+        if kept == self.entries:
+            return False
+        data = json.dumps({"format": 1, "entries": kept}, separators=(",", ":")).encode()
+        atomic_write(self.path, data)
+        self.entries = kept
+        return True
+
+
+def hash_file(path: str) -> tuple[str, int]:
+    h = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as f:
+        while chunk := f.read(CHUNK):
+            h.update(chunk)
+            size += len(chunk)
+    return h.hexdigest(), size
+
+
+def build_manifest(
+    root: Path,
+    entries: list[Entry],
+    cache: StatCache | None,
+    store: ObjectStore | None,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[ManifestEntry]:
+    """Hash every entry (and, with ``store``, make sure its blob is stored).
+
+    Files the stat cache knows (and whose blob exists) are not read again.  The rest are
+    hashed by a small thread pool: hashlib and file I/O release the GIL.
+    """
+    hashes: dict[str, str] = {}
+    sizes: dict[str, int] = {}
+    todo: list[Entry] = []
+    for e in entries:
+        cached = cache.lookup(e) if cache is not None else None
+        if cached is not None and (store is None or store.has(cached)):
+            hashes[e.path] = cached
+            sizes[e.path] = e.size
+        else:
+            todo.append(e)
+    base = str(root)
+    total = sum(e.size for e in todo)
+    if progress is not None and todo:
+        progress(0, total)
+
+    def work(e: Entry) -> tuple[str, str, int]:
+        full = os.path.join(base, e.path)
+        try:
+            if e.link is not None:
+                data = e.link.encode("utf-8", "surrogateescape")
+                if store is not None:
+                    return e.path, store.put_bytes(data), len(data)
+                return e.path, hashlib.sha256(data).hexdigest(), len(data)
+            if store is not None:
+                digest, size = store.put_file(full, e.size)
+            else:
+                digest, size = hash_file(full)
+        except FileNotFoundError as exc:
+            raise InvalidParameterValueException(
+                f"'{e.path}' disappeared while it was being read"
+            ) from exc
+        except IsADirectoryError as exc:
+            raise InvalidParameterValueException(
+                f"'{e.path}' changed while it was being read"
+            ) from exc
+        except PermissionError as exc:
+            raise InvalidParameterValueException(
+                f"Cannot read '{e.path}': Permission denied"
+            ) from exc
+        if progress is not None:
+            progress(size, total)
+        return e.path, digest, size
+
+    if len(todo) > 8:
+        workers = min(8, (os.cpu_count() or 2) * 2)
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            results = list(pool.map(work, todo))
+    else:
+        results = [work(e) for e in todo]
+    for path, digest, size in results:
+        hashes[path] = digest
+        sizes[path] = size
+    return [(e.path, e.mode, sizes[e.path], hashes[e.path]) for e in entries]
+
+
+def manifest_bytes(manifest: list[ManifestEntry]) -> bytes:
+    """Canonical serialisation: sorted entries, compact JSON, UTF-8."""
+    return json.dumps(
+        {"format": MANIFEST_FORMAT, "entries": [list(m) for m in manifest]},
+        separators=(",", ":"),
+        ensure_ascii=False,
+    ).encode("utf-8", "surrogateescape")
+
+
+def manifest_from_bytes(data: bytes) -> list[ManifestEntry]:
+    raw = json.loads(data)
+    return [(p, m, int(s), h) for p, m, s, h in raw["entries"]]
