@@ -192,6 +192,7 @@ class Repository:
     ) -> LatestState:
         """Hash the working directory (reading only what the stat cache cannot vouch for);
         with ``store``, also put every blob into the object store."""
+        scan_start_ns = time.time_ns()
         entries = scan(self.root, ignore_rules())
         cache = StatCache(self.dot / "index")
         manifest = build_manifest(
@@ -204,7 +205,7 @@ class Repository:
             latest_ns = max(latest_ns, self.function_file_path.stat().st_mtime_ns)
         except OSError:
             pass
-        self._pending_cache = (cache, entries, manifest)
+        self._pending_cache = (cache, entries, manifest, scan_start_ns)
         return LatestState(
             entries=entries,
             manifest=manifest,
@@ -220,5 +221,5 @@ class Repository:
         pending = getattr(self, "_pending_cache", None)
         if pending is None:
             return
-        cache, entries, manifest = pending
-        cache.refresh(entries, {m[0]: m[3] for m in manifest})
+        cache, entries, manifest, scan_start_ns = pending
+        cache.refresh(entries, {m[0]: m[3] for m in manifest}, scan_start_ns)

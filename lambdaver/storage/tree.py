@@ -12,7 +12,6 @@ import hashlib
 import json
 import os
 import stat
-import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -159,11 +158,15 @@ def _check_link(rel: str, target: str) -> None:
 
 
 class StatCache:
-    """path -> (stat key, sha256), saved atomically.  Entries changed within the last two
-    seconds before saving are left out, so a file edited in the same clock tick as it was
-    hashed is always re-read (git's "racy clean" problem)."""
+    """path -> (stat key, sha256), saved atomically.
 
-    RACY_NS = 2_000_000_000
+    Only files whose mtime and ctime are older than the scan's start by a safety margin
+    are remembered: a file changed in the same clock tick as it was hashed (git's "racy
+    clean" problem) or while the scan ran is always read again next time.  Any later
+    change moves the ctime past every remembered value, so a hit is trustworthy.
+    """
+
+    RACY_NS = 1_000_000_000
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -181,9 +184,9 @@ class StatCache:
             return str(hit[-1])
         return None
 
-    def refresh(self, entries: Iterable[Entry], hashes: dict[str, str]) -> bool:
+    def refresh(self, entries: Iterable[Entry], hashes: dict[str, str], scan_start_ns: int) -> bool:
         """Save what a scan learnt, if it differs from what is on disk; True if saved."""
-        cutoff = time.time_ns() - self.RACY_NS
+        cutoff = scan_start_ns - self.RACY_NS
         kept = {
             e.path: [*e.key, hashes[e.path]]
             for e in entries

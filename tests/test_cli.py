@@ -1,0 +1,125 @@
+"""Global options, output formats, help texts, exit statuses (contract §2, §7)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import Fn, run_cli
+
+
+def test_output_formats(fn: Fn) -> None:
+    fn.publish()
+    base = ("-C", str(fn.root))
+    r = run_cli(*base, "versions", "list", "--output", "json")
+    assert r.stdout.startswith('{\n    "Versions": [\n        {\n')  # indented like the aws CLI
+    r = run_cli(*base, "versions", "list", "--query", "Versions[].Version", "--output", "text")
+    assert r.stdout == "$LATEST\t1\n"
+    r = run_cli(*base, "config", "show", "--qualifier", "1", "--output", "text")
+    lines = r.stdout.splitlines()
+    scalars = lines[0].split("\t")  # scalar fields, keys sorted: CodeSha256 ... Version
+    assert (scalars[1], scalars[-2], scalars[-1]) == (
+        str(len((fn.root / "app.py").read_bytes())),
+        "3",
+        "1",
+    )
+    assert lines[1:] == ["ARCHITECTURES\tx86_64", "TRACINGCONFIG\tPassThrough"]
+    r = run_cli(*base, "versions", "list", "--output", "table")
+    assert r.exit_code == 0
+    assert "Versions" in r.stdout and "$LATEST" in r.stdout and "│" in r.stdout
+
+
+def test_text_output_sorts_keys_like_aws(fn: Fn) -> None:
+    r = run_cli("-C", str(fn.root), "config", "show", "--output", "text",
+                "--query", "{b: Timeout, a: MemorySize}")  # fmt: skip
+    assert r.stdout == "128\t3\n"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--output", "text", "versions", "list"],
+        ["versions", "--output", "text", "list"],
+        ["versions", "list", "--output", "text"],
+    ],
+)
+def test_global_options_before_or_after_the_verb(fn: Fn, argv: list[str]) -> None:
+    r = run_cli("-C", str(fn.root), *argv, "--query", "Versions[0].Version")
+    assert (r.exit_code, r.stdout) == (0, "$LATEST\n")
+
+
+def test_dash_c_after_the_verb(fn: Fn) -> None:
+    r = run_cli("config", "show", "-C", str(fn.root), "--query", "FunctionName", "--output", "text")
+    assert (r.exit_code, r.stdout) == (0, "hello\n")
+
+
+def test_default_output_is_json_when_piped_and_env_overrides(fn: Fn) -> None:
+    r = run_cli("-C", str(fn.root), "config", "show")
+    assert json.loads(r.stdout)["FunctionName"] == "hello"
+    r = run_cli("-C", str(fn.root), "config", "show", "--query", "Timeout",
+                env={"LAMBDAVER_OUTPUT": "text"})  # fmt: skip
+    assert r.stdout == "3\n"
+
+
+def test_user_config_sets_region_account_and_output(fn: Fn, tmp_path, monkeypatch) -> None:
+    cfg = tmp_path / "user.toml"
+    cfg.write_text('region = "eu-west-1"\naccount_id = "123456789012"\noutput = "text"\n')
+    monkeypatch.setenv("LAMBDAVER_CONFIG", str(cfg))
+    r = run_cli("-C", str(fn.root), "config", "show", "--query", "FunctionArn")
+    assert r.stdout == "arn:aws:lambda:eu-west-1:123456789012:function:hello\n"
+    cfg.write_text('region = "nowhere"\n')
+    r = run_cli("-C", str(fn.root), "config", "show")
+    assert r.exit_code == 254
+    assert "is not an AWS region name" in r.stderr
+
+
+def test_bad_query_is_a_usage_error(fn: Fn) -> None:
+    r = run_cli("-C", str(fn.root), "config", "show", "--query", "[[")
+    assert r.exit_code == 2
+    assert "Bad value for --query" in r.stderr
+
+
+def test_usage_errors_exit_2(fn: Fn) -> None:
+    r = run_cli("-C", str(fn.root), "publish", "--bogus")
+    assert r.exit_code == 2
+    assert "No such option '--bogus'" in r.stderr
+    r = run_cli("-C", str(fn.root), "versions", "show")
+    assert r.exit_code == 2
+    assert "Missing argument" in r.stderr
+
+
+def test_version_and_help() -> None:
+    r = run_cli("--version")
+    assert r.exit_code == 0
+    assert r.stdout.startswith("lambdaver, version ")
+    r = run_cli("--help")
+    assert r.exit_code == 0
+    for verb in ("init", "config", "status", "publish", "versions", "publish-version",
+                 "list-versions-by-function", "get-function-configuration",
+                 "update-function-configuration", "delete-function"):  # fmt: skip
+        assert verb in r.stdout
+
+
+@pytest.mark.parametrize(
+    "verb",
+    [
+        ["init"], ["config", "show"], ["config", "set"], ["status"], ["publish"],
+        ["versions", "list"], ["versions", "show"], ["versions", "delete"], ["publish-version"],
+        ["list-versions-by-function"], ["get-function-configuration"],
+        ["update-function-configuration"], ["delete-function"], ["get-function"],
+    ],
+)  # fmt: skip
+def test_every_help_ends_with_example_and_exit_statuses(verb: list[str]) -> None:
+    r = run_cli(*verb, "--help")
+    assert r.exit_code == 0
+    assert "Examples:\n    lambdaver " in r.stdout
+    assert r.stdout.rstrip().endswith("255 internal error.")
+
+
+def test_debug_shows_traceback_for_expected_errors(tmp_path) -> None:
+    r = run_cli("-C", str(tmp_path), "status", "--debug")
+    assert r.exit_code == 253
+    assert "Traceback" in r.stderr
+    r = run_cli("-C", str(tmp_path), "status")
+    assert "Traceback" not in r.stderr

@@ -1,0 +1,111 @@
+"""versions list/show/delete and their aws spellings (contract §2, §4)."""
+
+from __future__ import annotations
+
+from conftest import Fn
+
+
+def test_list_latest_first_then_ascending_with_arns(fn: Fn) -> None:
+    for i in range(1, 12):
+        assert fn.publish(**{"app.py": f"# {i}\n"}) == str(i)
+    out = fn.ok("versions", "list")
+    assert [v["Version"] for v in out["Versions"]] == ["$LATEST"] + [str(i) for i in range(1, 12)]
+    arns = [v["FunctionArn"] for v in out["Versions"]]
+    assert arns[0].endswith("function:hello:$LATEST")
+    assert arns[11].endswith("function:hello:11")
+    assert out == fn.ok("list-versions-by-function")
+
+
+def test_show_version_has_files_and_aliases(fn: Fn) -> None:
+    fn.write("pkg/mod.py", "Y = 2\n")
+    fn.publish()
+    out = fn.ok("versions", "show", "1")
+    assert out["Version"] == "1"
+    assert out["Aliases"] == []
+    assert [(f["Path"], f["Mode"], f["Size"]) for f in out["Files"]] == [
+        ("app.py", "100644", len((fn.root / "app.py").read_bytes())),
+        ("pkg/mod.py", "100644", 6),
+    ]
+    assert fn.ok("get-function", "--qualifier", "1") == out
+
+
+def test_show_latest_and_unknown(fn: Fn) -> None:
+    assert fn.ok("versions", "show", "$LATEST")["Version"] == "$LATEST"
+    r = fn("versions", "show", "7")
+    assert r.exit_code == 254
+    assert r.stderr == (
+        "An error occurred (ResourceNotFoundException) when calling the GetFunction operation: "
+        "Function not found: arn:aws:lambda:us-east-1:000000000000:function:hello:7\n"
+    )
+
+
+def test_lowercase_latest_is_not_latest(fn: Fn) -> None:
+    r = fn("config", "show", "--qualifier", "$latest")
+    assert r.exit_code == 254
+    assert r.stderr.endswith(
+        "Function not found: arn:aws:lambda:us-east-1:000000000000:function:hello:$latest\n"
+    )
+
+
+def test_delete_version_and_idempotent_missing(fn: Fn) -> None:
+    fn.publish()
+    r = fn("versions", "delete", "1")
+    assert (r.exit_code, r.stdout, r.stderr) == (0, "", "")
+    assert fn("versions", "delete", "1").exit_code == 0  # missing: succeeds, does nothing
+    assert fn("delete-function", "--qualifier", "42").exit_code == 0
+    assert [v["Version"] for v in fn.ok("versions", "list")["Versions"]] == ["$LATEST"]
+
+
+def test_delete_refuses_latest_and_alias_names(fn: Fn, unchanged) -> None:
+    fn.publish()
+    with unchanged(fn.root):
+        r = fn("versions", "delete", "$LATEST")
+        assert r.exit_code == 254
+        assert r.stderr.endswith(
+            "(InvalidParameterValueException) when calling the DeleteFunction operation: "
+            "$LATEST version cannot be deleted without deleting the function.\n"
+        )
+        r = fn("delete-function", "--qualifier", "prod")
+        assert r.exit_code == 254
+        assert r.stderr.endswith("Deletion of aliases is not currently supported.\n")
+        r = fn("versions", "delete", "bad!q")
+        assert r.exit_code == 254
+        assert "(ValidationException)" in r.stderr
+        assert "at 'qualifier' failed to satisfy constraint" in r.stderr
+
+
+def test_delete_function_without_qualifier_is_a_usage_error(fn: Fn) -> None:
+    r = fn("delete-function")
+    assert r.exit_code == 2
+    assert "give --qualifier N" in r.stderr
+
+
+def test_qualified_function_name_must_agree(fn: Fn) -> None:
+    fn.publish()
+    assert fn.ok("get-function-configuration", "--function-name", "hello:1")["Version"] == "1"
+    r = fn("get-function-configuration", "--function-name", "hello:1", "--qualifier", "$LATEST")
+    assert r.exit_code == 254
+    assert r.stderr.endswith(
+        "The derived qualifier from the function name does not match the specified qualifier.\n"
+    )
+    arn = "arn:aws:lambda:us-east-1:000000000000:function:hello:1"
+    assert fn.ok("config", "show", "--function-name", arn)["FunctionArn"] == arn
+    partial = "000000000000:function:hello"
+    assert fn.ok("config", "show", "--function-name", partial)["Version"] == "$LATEST"
+
+
+def test_function_name_mismatch_and_foreign_region(fn: Fn) -> None:
+    r = fn("versions", "list", "--function-name", "other")
+    assert r.exit_code == 254
+    assert r.stderr == (
+        "An error occurred (ResourceNotFoundException) when calling the ListVersionsByFunction "
+        "operation: Function not found: arn:aws:lambda:us-east-1:000000000000:function:other\n"
+    )
+    r = fn(
+        "config", "show", "--function-name", "arn:aws:lambda:eu-west-1:000000000000:function:hello"
+    )
+    assert r.exit_code == 254
+    assert "Functions from 'eu-west-1' are not reachable in this region ('us-east-1')" in r.stderr
+    r = fn("config", "show", "--function-name", "bad name!")
+    assert r.exit_code == 254
+    assert "(ValidationException)" in r.stderr
