@@ -123,3 +123,17 @@ def test_debug_shows_traceback_for_expected_errors(tmp_path) -> None:
     assert "Traceback" in r.stderr
     r = run_cli("-C", str(tmp_path), "status")
     assert "Traceback" not in r.stderr
+
+
+def test_lazy_verb_table_matches_the_modules() -> None:
+    """Every verb is listed under the module that defines it, and nothing else is."""
+    import importlib
+
+    import click
+
+    from lambdaver.cli.main import VERB_MODULES
+
+    for module, verbs in VERB_MODULES.items():
+        group = click.Group()
+        importlib.import_module(module).register(group)
+        assert sorted(group.commands) == sorted(verbs), module

@@ -109,3 +109,28 @@ def test_function_name_mismatch_and_foreign_region(fn: Fn) -> None:
     r = fn("config", "show", "--function-name", "bad name!")
     assert r.exit_code == 254
     assert "(ValidationException)" in r.stderr
+
+
+def test_fast_json_listing_equals_the_rendered_result(fn: Fn, tmp_path, monkeypatch) -> None:
+    import json
+
+    from lambdaver.service import functions as svc
+    from lambdaver.service.repository import Repository
+    from lambdaver.service.settings import load_settings
+
+    fn.write("d.txt", 'quote " and ü and \\\\ backslash')
+    fn.ok("config", "set", "--description", 'multi\nline "desc"', "--env", "K1=v")
+    for i in range(3):
+        fn.publish(**{"app.py": f"# {i}\n"})
+    fn.ok("versions", "delete", "2")
+    listed = fn("versions", "list").stdout
+    repo = Repository.discover(fn.root, load_settings())
+    assert listed == json.dumps(svc.list_versions(repo), indent=4, ensure_ascii=False) + "\n"
+    # another region: the cached renderings no longer apply and are rendered afresh
+    cfg = tmp_path / "eu.toml"
+    cfg.write_text('region = "eu-west-1"\n')
+    monkeypatch.setenv("LAMBDAVER_CONFIG", str(cfg))
+    listed = fn("versions", "list").stdout
+    assert "eu-west-1" in listed and "us-east-1" not in listed
+    repo = Repository.discover(fn.root, load_settings())
+    assert listed == json.dumps(svc.list_versions(repo), indent=4, ensure_ascii=False) + "\n"

@@ -258,6 +258,9 @@ def register(cli: click.Group) -> None:
         app = get_app()
         repo = app.repo()
         app.qualifier(None)
+        if app.query is None and app.output_format() == "json":
+            click.echo(svc.list_versions_json(repo))  # the same JSON, from cached renderings
+            return
         app.emit(svc.list_versions(repo))
 
     cli.add_command(_clone(versions_list, "list-versions-by-function"), "list-versions-by-function")

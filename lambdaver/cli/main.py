@@ -18,12 +18,46 @@ from lambdaver.errors import (
     RepositoryIOError,
 )
 
+# Which module defines which verbs: a verb's module is imported only when that verb
+# runs (or for --help), so start-up pays for one module, not all of them.  A test checks
+# that this table and the modules agree.
+VERB_MODULES: dict[str, tuple[str, ...]] = {
+    "lambdaver.cli.commands_functions": (
+        "init", "config", "status", "publish", "versions", "publish-version",
+        "list-versions-by-function", "get-function-configuration", "get-function",
+        "update-function-configuration", "delete-function",
+    ),
+    "lambdaver.cli.commands_aliases": (
+        "alias", "rollback", "promote", "create-alias", "update-alias", "get-alias",
+        "list-aliases", "delete-alias",
+    ),
+}  # fmt: skip
+
 
 class RootGroup(click.Group):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self._loaded: set[str] = set()
         for deco in global_option_decorators(include_function_name=False):
             deco(self)
+
+    def load(self, module: str) -> None:
+        if module not in self._loaded:
+            import importlib
+
+            self._loaded.add(module)
+            importlib.import_module(module).register(self)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        for module, verbs in VERB_MODULES.items():
+            if cmd_name in verbs:
+                self.load(module)
+        return super().get_command(ctx, cmd_name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        for module in VERB_MODULES:
+            self.load(module)
+        return super().list_commands(ctx)
 
 
 @click.group(
@@ -40,15 +74,6 @@ def cli(ctx: click.Context) -> None:
     versions, aliases with weighted routing, invoke by qualifier, rollback."""
     if not isinstance(ctx.obj, App):
         ctx.obj = App()
-
-
-def _register() -> None:
-    from lambdaver.cli import commands_functions
-
-    commands_functions.register(cli)
-
-
-_register()
 
 
 def error_line(exc: LambdaverError) -> str:

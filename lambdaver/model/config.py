@@ -32,8 +32,8 @@ RESERVED_ENV_KEYS = frozenset(
     }
 )  # fmt: skip
 ENV_KEY_PATTERN = "[a-zA-Z]([a-zA-Z0-9_])+"
-_ENV_KEY_RE = re.compile(ENV_KEY_PATTERN)
-_HANDLER_RE = re.compile(r"[^\s]+")
+_ENV_KEY_RE = ENV_KEY_PATTERN
+_HANDLER_RE = r"[^\s]+"
 
 # TOML key -> (aws field name used in error messages)
 FIELDS = {
@@ -102,7 +102,7 @@ def validate_config(c: FunctionConfig) -> None:
                 c.handler, "handler", "Member must have length less than or equal to 128"
             )
         )
-    elif not _HANDLER_RE.fullmatch(c.handler):
+    elif not re.fullmatch(_HANDLER_RE, c.handler):
         problems.append(
             ValidationException.problem(
                 c.handler, "handler", r"Member must satisfy regular expression pattern: [^\s]+"
@@ -139,7 +139,7 @@ def validate_config(c: FunctionConfig) -> None:
             )
         )
     if c.environment is not None:
-        bad = [k for k in c.environment if not _ENV_KEY_RE.fullmatch(k)]
+        bad = [k for k in c.environment if not re.fullmatch(_ENV_KEY_RE, k)]
         if bad:
             problems.append(
                 "Value at 'environment.variables' failed to satisfy constraint: Map keys must "

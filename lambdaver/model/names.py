@@ -18,14 +18,14 @@ FUNCTION_NAME_PATTERN = (
     r"(arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:)?"
     r"(\d{12}:)?(function:)?([a-zA-Z0-9-_]+)(:(\$LATEST|[a-zA-Z0-9-_]+))?"
 )
-_FUNCTION_NAME_RE = re.compile(FUNCTION_NAME_PATTERN)
-_BARE_NAME_RE = re.compile(r"[a-zA-Z0-9-_]{1,64}")
+_FUNCTION_NAME_RE = FUNCTION_NAME_PATTERN
+_BARE_NAME_RE = r"[a-zA-Z0-9-_]{1,64}"
 ALIAS_NAME_PATTERN = "(?!^[0-9]+$)([a-zA-Z0-9-_]+)"
-_ALIAS_NAME_RE = re.compile(r"(?![0-9]+$)[a-zA-Z0-9-_]+")
+_ALIAS_NAME_RE = r"(?![0-9]+$)[a-zA-Z0-9-_]+"
 QUALIFIER_PATTERN = r"\$(LATEST(\.PUBLISHED)?)|[a-zA-Z0-9-_$]+"
-_QUALIFIER_RE = re.compile(QUALIFIER_PATTERN)
+_QUALIFIER_RE = QUALIFIER_PATTERN
 VERSION_PATTERN = r"(\$LATEST|[0-9]+)"
-_VERSION_RE = re.compile(VERSION_PATTERN)
+_VERSION_RE = VERSION_PATTERN
 
 
 def validate_function_name(name: str, field: str = "functionName") -> None:
@@ -34,7 +34,7 @@ def validate_function_name(name: str, field: str = "functionName") -> None:
         raise ValidationException.constraint(
             name, field, "Member must have length less than or equal to 64"
         )
-    if not _BARE_NAME_RE.fullmatch(name):
+    if not re.fullmatch(_BARE_NAME_RE, name):
         raise ValidationException.constraint(
             name, field, "Member must satisfy regular expression pattern: [a-zA-Z0-9-_]+"
         )
@@ -54,7 +54,7 @@ def alias_name_problems(name: str, field: str = "name") -> list[str]:
                 name, field, "Member must have length greater than or equal to 1"
             )
         )
-    elif not _ALIAS_NAME_RE.fullmatch(name):
+    elif not re.fullmatch(_ALIAS_NAME_RE, name):
         problems.append(
             ValidationException.problem(
                 name, field, f"Member must satisfy regular expression pattern: {ALIAS_NAME_PATTERN}"
@@ -77,7 +77,7 @@ def validate_qualifier(q: str) -> None:
                 q, "qualifier", "Member must have length less than or equal to 128"
             )
         )
-    if not q or not _QUALIFIER_RE.fullmatch(q):
+    if not q or not re.fullmatch(_QUALIFIER_RE, q):
         problems.append(
             ValidationException.problem(
                 q,
@@ -90,7 +90,7 @@ def validate_qualifier(q: str) -> None:
 
 
 def validate_version(v: str, field: str = "functionVersion") -> None:
-    if not v or len(v) > 1024 or not _VERSION_RE.fullmatch(v):
+    if not v or len(v) > 1024 or not re.fullmatch(_VERSION_RE, v):
         raise ValidationException.constraint(
             v, field, f"Member must satisfy regular expression pattern: {VERSION_PATTERN}"
         )
@@ -120,7 +120,7 @@ def parse_function_name(value: str, *, region: str, account: str, expected: str)
         raise ValidationException.constraint(
             value, "functionName", "Member must have length less than or equal to 256"
         )
-    m = _FUNCTION_NAME_RE.fullmatch(value)
+    m = re.fullmatch(_FUNCTION_NAME_RE, value)
     if not m:
         raise ValidationException.constraint(
             value,

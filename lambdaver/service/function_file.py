@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import json
 import re
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -59,6 +59,8 @@ def read_function_file(path: Path) -> FunctionFile:
         raise InvalidParameterValueException(f"{path}: not UTF-8 text") from exc
     except OSError as exc:
         raise InvalidParameterValueException(f"Cannot read {path}: {exc.strerror}") from exc
+    import tomllib
+
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -149,3 +151,46 @@ def render_function_file(name: str, config: FunctionConfig) -> bytes:
 
 def write_function_file(path: Path, name: str, config: FunctionConfig) -> None:
     atomic_write(path, render_function_file(name, config))
+
+
+# --- a parsed copy, so that read-only verbs need not load the TOML parser -----------------
+
+RACY_NS = 1_000_000_000
+
+
+def _stat_key(path: Path) -> list[int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return [st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns]
+
+
+def load_function_file(path: Path, cache: Path) -> FunctionFile:
+    """``lambdaver.toml``, from the parsed copy in ``cache`` when the file is unchanged
+    since that copy was made (same size, mtime, inode and ctime), else parsed afresh."""
+    key = _stat_key(path)
+    if key is not None:
+        try:
+            raw = json.loads(cache.read_bytes())
+            if raw["key"] == key:
+                return FunctionFile(raw["name"], FunctionConfig.from_record(raw["config"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+    return read_function_file(path)
+
+
+def save_function_cache(path: Path, cache: Path, fn: FunctionFile, now_ns: int) -> None:
+    """Remember the parsed file (call under the repository lock).  A file changed within
+    the last second is not remembered: an edit in the same clock tick could hide."""
+    key = _stat_key(path)
+    if key is None or key[1] >= now_ns - RACY_NS or key[3] >= now_ns - RACY_NS:
+        return
+    data = {"key": key, "name": fn.name, "config": fn.config.to_record()}
+    text = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
+    try:
+        if cache.read_bytes() == text:
+            return
+    except OSError:
+        pass
+    atomic_write(cache, text)

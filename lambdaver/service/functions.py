@@ -397,12 +397,17 @@ def publish(
         try:
             with repo.meta.transaction():
                 repo.meta.bump_counter(VERSION_COUNTER, counter)
-                repo.meta.add_if_new(VERSIONS, number, record_json)
+                repo.meta.add_if_new(
+                    VERSIONS,
+                    number,
+                    record_json,
+                    view=list_item_view(version_configuration(repo.arns, rec)),
+                )
         except Conflict as exc:  # impossible while we hold the lock; kept as a guard
             raise ResourceConflictException(
                 "The version number was claimed by another publish; try again"
             ) from exc
-        repo.save_stat_cache()
+        repo.save_caches()
         return version_configuration(repo.arns, rec)
 
 
@@ -418,6 +423,59 @@ def list_versions(repo: Repository) -> dict[str, Any]:
         item["Aliases"] = by_version.get(number, [])
         versions.append(item)
     return {"Versions": versions}
+
+
+# --- versions list as the aws CLI's JSON, from cached renderings ----------------------------
+#
+# A version is immutable, so its FunctionConfiguration is too (for a given region, account
+# and name).  publish stores it rendered as it appears inside {"Versions": [...]}, and the
+# listing splices those texts instead of decoding and re-encoding a thousand records.  A
+# rendering made under another ARN prefix is ignored and the record rendered afresh.
+
+_ITEM_INDENT = "\n        "
+
+
+def list_item_view(item: dict[str, Any]) -> str:
+    """``item`` (without ``Aliases``) as indented inside the list, without its closing brace."""
+    import json
+
+    return json.dumps(item, indent=4, ensure_ascii=False)[:-2].replace("\n", _ITEM_INDENT)
+
+
+_NO_ALIASES_TAIL = f',{_ITEM_INDENT}    "Aliases": []{_ITEM_INDENT}}}'
+
+
+def _aliases_tail(names: list[str]) -> str:
+    if not names:
+        return _NO_ALIASES_TAIL
+    import json
+
+    text = json.dumps(names, indent=4, ensure_ascii=False).replace("\n", _ITEM_INDENT + "    ")
+    return f',{_ITEM_INDENT}    "Aliases": {text}{_ITEM_INDENT}}}'
+
+
+def list_versions_json(repo: Repository) -> str:
+    """Exactly ``json.dumps(list_versions(repo), indent=4, ensure_ascii=False)``, fast."""
+    latest = latest_configuration(repo, repo.scan_latest(), LATEST)
+    by_version = aliases_by_version(repo)
+    arns = repo.arns
+    parts = [list_item_view(latest) + _aliases_tail(by_version.get(LATEST, []))]
+    name_json = _json_str(arns.name)
+    arn_base = arns.function()  # names, regions and accounts are validated: nothing to escape
+    head = f'{{{_ITEM_INDENT}    "FunctionName": {name_json},{_ITEM_INDENT}    "FunctionArn": '
+    for number, raw, cached in repo.meta.views(VERSIONS):
+        if cached is not None and cached.startswith(f'{head}"{arn_base}:{number}",'):
+            view = cached
+        else:
+            view = list_item_view(version_configuration(arns, VersionRecord.from_json(raw)))
+        parts.append(view + _aliases_tail(by_version.get(number, [])))
+    return '{\n    "Versions": [\n        ' + ",\n        ".join(parts) + "\n    ]\n}"
+
+
+def _json_str(s: str) -> str:
+    import json
+
+    return json.dumps(s, ensure_ascii=False)
 
 
 def show_version(repo: Repository, qualifier: str) -> dict[str, Any]:

@@ -21,7 +21,12 @@ from lambdaver.errors import (
 )
 from lambdaver.model.names import Arns
 from lambdaver.model.timefmt import aws_time
-from lambdaver.service.function_file import FUNCTION_FILE, FunctionFile, read_function_file
+from lambdaver.service.function_file import (
+    FUNCTION_FILE,
+    FunctionFile,
+    load_function_file,
+    save_function_cache,
+)
 from lambdaver.service.settings import Settings
 from lambdaver.storage.fileutil import RepositoryLock, atomic_write, fsync_dir
 from lambdaver.storage.metadata import MetaStore
@@ -168,7 +173,7 @@ class Repository:
 
     @cached_property
     def function(self) -> FunctionFile:
-        return read_function_file(self.function_file_path)
+        return load_function_file(self.function_file_path, self.dot / "cache" / "function.json")
 
     def reload_function(self) -> FunctionFile:
         self.__dict__.pop("function", None)
@@ -216,8 +221,15 @@ class Repository:
             last_modified_ns=latest_ns,
         )
 
-    def save_stat_cache(self) -> None:
-        """Remember the hashes of the last scan (under the lock), if they add anything."""
+    def save_caches(self) -> None:
+        """Remember the parsed lambdaver.toml and the hashes of the last scan (call under
+        the lock, from verbs that change the repository)."""
+        save_function_cache(
+            self.function_file_path,
+            self.dot / "cache" / "function.json",
+            self.function,
+            time.time_ns(),
+        )
         pending = getattr(self, "_pending_cache", None)
         if pending is None:
             return

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,8 +12,8 @@ from lambdaver.errors import InvalidParameterValueException
 DEFAULT_REGION = "us-east-1"
 DEFAULT_ACCOUNT = "000000000000"
 OUTPUTS = ("json", "table", "text")
-_REGION_RE = re.compile(r"[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}")
-_ACCOUNT_RE = re.compile(r"\d{12}")
+_REGION_RE = r"[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}"
+_ACCOUNT_RE = r"\d{12}"
 
 
 @dataclass(frozen=True)
@@ -43,6 +42,8 @@ def load_settings() -> Settings:
         return Settings(path=path)
     except OSError as exc:
         raise InvalidParameterValueException(f"Cannot read {path}: {exc.strerror}") from exc
+    import tomllib
+
     try:
         raw = tomllib.loads(data.decode())
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
@@ -56,9 +57,9 @@ def load_settings() -> Settings:
     region = raw.get("region", DEFAULT_REGION)
     account = str(raw.get("account_id", DEFAULT_ACCOUNT))
     output = raw.get("output")
-    if not isinstance(region, str) or not _REGION_RE.fullmatch(region):
+    if not isinstance(region, str) or not re.fullmatch(_REGION_RE, region):
         raise InvalidParameterValueException(f"{path}: region {region!r} is not an AWS region name")
-    if not _ACCOUNT_RE.fullmatch(account):
+    if not re.fullmatch(_ACCOUNT_RE, account):
         raise InvalidParameterValueException(
             f"{path}: account_id must be 12 digits, not {account!r}"
         )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import secrets
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -24,7 +23,7 @@ def fsync_dir(path: Path) -> None:
 
 
 def tmp_name(target: Path) -> Path:
-    return target.with_name(f".{target.name}.tmp.{os.getpid()}.{secrets.token_hex(4)}")
+    return target.with_name(f".{target.name}.tmp.{os.getpid()}.{os.urandom(4).hex()}")
 
 
 def atomic_write(target: Path, data: bytes, mode: int = 0o644) -> None:

@@ -1,10 +1,11 @@
 """Refs, ref logs and counters in one SQLite file: the only mutable metadata.
 
 Generic: a ref is ``(namespace, name) -> value`` (text, usually JSON) with two optional
-indexed keys for reverse look-ups; a ref log entry records each state a ref had, with the
-time, a change word and a parent link.  Every change runs in one ``BEGIN IMMEDIATE``
-transaction, so a ref and its log line are written together or not at all, and compare-
-and-swap (``add_if_new``, ``set_if_equals``) re-reads the current value inside it.
+indexed keys for reverse look-ups and an optional ``view`` (a derived rendering of the
+value that the owner may keep beside it, so that listings need not re-render); a ref
+log entry records each state a ref had, with the time, a change word and a parent link.
+Every change runs in one ``BEGIN IMMEDIATE`` transaction, so a ref and its log line are
+written together or not at all, and compare-and-swap (``add_if_new``, ``set_if_equals``) re-reads the current value inside it.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS refs (
     ns TEXT NOT NULL, name TEXT NOT NULL, value TEXT NOT NULL,
-    k1 TEXT, k2 TEXT,
+    k1 TEXT, k2 TEXT, view TEXT,
     PRIMARY KEY (ns, name)
 );
 CREATE INDEX IF NOT EXISTS refs_k1 ON refs (ns, k1);
@@ -160,16 +161,29 @@ class MetaStore:
         return [(str(n), str(v)) for n, v in rows]
 
     def add_if_new(
-        self, ns: str, name: str, value: str, k1: str | None = None, k2: str | None = None
+        self,
+        ns: str,
+        name: str,
+        value: str,
+        k1: str | None = None,
+        k2: str | None = None,
+        view: str | None = None,
     ) -> None:
         """Create a ref; ``Conflict`` if it exists (call inside :meth:`transaction`)."""
         cur = self.get(ns, name)
         if cur is not None:
             raise Conflict(cur)
         self.conn.execute(
-            "INSERT INTO refs (ns, name, value, k1, k2) VALUES (?, ?, ?, ?, ?)",
-            (ns, name, value, k1, k2),
+            "INSERT INTO refs (ns, name, value, k1, k2, view) VALUES (?, ?, ?, ?, ?, ?)",
+            (ns, name, value, k1, k2, view),
         )
+
+    def views(self, ns: str) -> list[tuple[str, str, str | None]]:
+        """``(name, value, view)`` of every ref in ``ns``, numerically ordered by name."""
+        rows = self.conn.execute(
+            "SELECT name, value, view FROM refs WHERE ns=? ORDER BY length(name), name", (ns,)
+        ).fetchall()
+        return [(str(n), str(v), None if w is None else str(w)) for n, v, w in rows]
 
     def set_if_equals(
         self,
@@ -187,7 +201,7 @@ class MetaStore:
         self.conn.execute(
             "INSERT INTO refs (ns, name, value, k1, k2) VALUES (?, ?, ?, ?, ?) "
             "ON CONFLICT(ns, name) DO UPDATE SET "
-            "value=excluded.value, k1=excluded.k1, k2=excluded.k2",
+            "value=excluded.value, k1=excluded.k1, k2=excluded.k2, view=NULL",
             (ns, name, new, k1, k2),
         )
 

@@ -13,7 +13,6 @@ import json
 import os
 import stat
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -266,6 +265,8 @@ def build_manifest(
         return e.path, digest, size
 
     if len(todo) > 8:
+        from concurrent.futures import ThreadPoolExecutor
+
         workers = min(8, (os.cpu_count() or 2) * 2)
         with ThreadPoolExecutor(max_workers=workers) as pool:
             results = list(pool.map(work, todo))
