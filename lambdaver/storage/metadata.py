@@ -5,7 +5,8 @@ indexed keys for reverse look-ups and an optional ``view`` (a derived rendering 
 value that the owner may keep beside it, so that listings need not re-render); a ref
 log entry records each state a ref had, with the time, a change word and a parent link.
 Every change runs in one ``BEGIN IMMEDIATE`` transaction, so a ref and its log line are
-written together or not at all, and compare-and-swap (``add_if_new``, ``set_if_equals``) re-reads the current value inside it.
+written together or not at all, and compare-and-swap (``add_if_new``,
+``set_if_equals``) re-reads the current value inside it.
 """
 
 from __future__ import annotations

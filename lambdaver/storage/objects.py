@@ -52,9 +52,13 @@ class ObjectStore:
             os.replace(tmpname, final)
 
     def _put_raw(self, data: bytes | memoryview, hexdigest: str) -> None:
-        if self.has(hexdigest):
+        """Write an object whose name is known: a temporary file beside its final name,
+        then a rename in the same directory (cheaper than across directories)."""
+        final = self._fanout(hexdigest)
+        if os.path.exists(final):
             return
-        fd, name = self._tmp_fd()
+        name = f"{final}.tmp.{os.getpid()}.{os.urandom(4).hex()}"
+        fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
         try:
             try:
                 view = memoryview(data)
@@ -62,7 +66,7 @@ class ObjectStore:
                     view = view[os.write(fd, view) :]
             finally:
                 os.close(fd)
-            self._commit(name, hexdigest)
+            os.replace(name, final)
         except BaseException:
             with contextlib.suppress(OSError):
                 os.unlink(name)
@@ -72,7 +76,7 @@ class ObjectStore:
         """Store ``data``; return its sha256 hex.  No fsync: sync the filesystem after a batch."""
         hexdigest = hashlib.sha256(data).hexdigest()
         if not self.has(hexdigest):
-            self._put_raw(zlib.compress(data, 6) if compress else data, hexdigest)
+            self._put_raw(zlib.compress(data, 1) if compress else data, hexdigest)
         return hexdigest
 
     def put_file(self, src: str, size_hint: int) -> tuple[str, int]:

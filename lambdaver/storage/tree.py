@@ -218,15 +218,16 @@ def build_manifest(
 ) -> list[ManifestEntry]:
     """Hash every entry (and, with ``store``, make sure its blob is stored).
 
-    Files the stat cache knows (and whose blob exists) are not read again.  The rest are
-    hashed by a small thread pool: hashlib and file I/O release the GIL.
+    Files the stat cache knows are not read again.  The cache is written only after a
+    publish has stored every blob it names (and ``gc`` drops it), so a hit also means the
+    blob is in the store: no existence check per file.
     """
     hashes: dict[str, str] = {}
     sizes: dict[str, int] = {}
     todo: list[Entry] = []
     for e in entries:
         cached = cache.lookup(e) if cache is not None else None
-        if cached is not None and (store is None or store.has(cached)):
+        if cached is not None:
             hashes[e.path] = cached
             sizes[e.path] = e.size
         else:
@@ -264,14 +265,10 @@ def build_manifest(
             progress(size, total)
         return e.path, digest, size
 
-    if len(todo) > 8:
-        from concurrent.futures import ThreadPoolExecutor
-
-        workers = min(8, (os.cpu_count() or 2) * 2)
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            results = list(pool.map(work, todo))
-    else:
-        results = [work(e) for e in todo]
+    # Sequential on purpose: on the machines measured (docs/performance.md) a thread pool
+    # made publish two to four times slower, all of it kernel time spent contending for
+    # the store's directories; one reader and writer keeps close to a plain copy.
+    results = [work(e) for e in todo]
     for path, digest, size in results:
         hashes[path] = digest
         sizes[path] = size
