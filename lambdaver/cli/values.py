@@ -70,3 +70,86 @@ def parse_environment(text: str) -> dict[str, str]:
             )
         out[key.strip()] = value.strip()
     return out
+
+
+_ROUTING_SHORTHAND = re.compile(r"^\s*AdditionalVersionWeights\s*=\s*\{(.*)\}\s*$", re.S)
+_ROUTING_ERROR = "Error parsing parameter '--routing-config': "
+
+
+def _weight_number(value: Any, key: str) -> float:
+    """A weight as the aws CLI accepts it: a JSON number, or shorthand text of one."""
+    if isinstance(value, bool) or value is None:
+        raise InvalidParameterValueException(
+            _ROUTING_ERROR + f"invalid weight {json.dumps(value)} for version {key}: "
+            "expected a number"
+        )
+    if isinstance(value, (int, float)):
+        return float(value)
+    try:
+        return float(str(value).strip().strip("\"'"))
+    except ValueError:
+        raise InvalidParameterValueException(
+            _ROUTING_ERROR + f"invalid weight {value!r} for version {key}: expected a number"
+        ) from None
+
+
+def parse_routing_config(text: str) -> dict[str, float]:
+    """``--routing-config``: ``{"AdditionalVersionWeights": {"2": 0.1}}`` (or ``{}``), the
+    aws shorthand ``AdditionalVersionWeights={"2"=0.1}`` (keys quoted or not), each as the
+    value itself, ``file://PATH`` or ``-`` for stdin.  Returns the weights map; an empty
+    map means "no routing".  Only the shape is checked here: AWS's rules (one entry, range,
+    version numbers, ...) are the service's."""
+    raw = read_value(text)
+    assert isinstance(raw, str)  # noqa: S101
+    stripped = raw.strip()
+    if stripped.startswith("{"):
+        try:
+            data: Any = json.loads(stripped)
+        except ValueError as exc:
+            raise InvalidParameterValueException(_ROUTING_ERROR + str(exc)) from exc
+        if not isinstance(data, dict):
+            raise InvalidParameterValueException(
+                _ROUTING_ERROR + 'expected {"AdditionalVersionWeights": {"VERSION": WEIGHT}}'
+            )
+        unknown = sorted(set(data) - {"AdditionalVersionWeights"})
+        if unknown:
+            raise InvalidParameterValueException(
+                _ROUTING_ERROR + f'Unknown parameter in RoutingConfig: "{unknown[0]}", '
+                "must be one of: AdditionalVersionWeights"
+            )
+        weights = data.get("AdditionalVersionWeights") or {}
+        if not isinstance(weights, dict):
+            raise InvalidParameterValueException(
+                _ROUTING_ERROR + "AdditionalVersionWeights must be a map of version to weight"
+            )
+        return {str(k): _weight_number(v, str(k)) for k, v in weights.items()}
+    m = _ROUTING_SHORTHAND.match(stripped)
+    if not m:
+        raise InvalidParameterValueException(
+            _ROUTING_ERROR + "expected AdditionalVersionWeights={VERSION=WEIGHT} or JSON"
+        )
+    out: dict[str, float] = {}
+    body = m.group(1).strip()
+    if not body:
+        return out
+    for part in body.split(","):
+        key, sep, value = part.partition("=")
+        key = key.strip().strip("\"'")
+        if not sep or not key:
+            raise InvalidParameterValueException(
+                _ROUTING_ERROR + f"'{part.strip()}' is not VERSION=WEIGHT"
+            )
+        out[key] = _weight_number(value, key)
+    return out
+
+
+def parse_weight(text: str) -> tuple[str, float]:
+    """``--weight V=W`` (the friendlier form of ``--routing-config``): ``2=0.1``."""
+    key, sep, value = text.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise ValueError(f"'{text}' is not VERSION=WEIGHT (for example 2=0.1)")
+    try:
+        return key, float(value)
+    except ValueError:
+        raise ValueError(f"'{value}' in '{text}' is not a number (for example 2=0.1)") from None
