@@ -6,6 +6,7 @@ import datetime as dt
 import importlib.util
 import os
 import platform
+import resource
 import shutil
 import statistics
 import subprocess
@@ -123,6 +124,12 @@ def run(
     return elapsed, proc
 
 
+def children_cpu() -> float:
+    """CPU seconds (user + sys) used so far by this process's waited-for children."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def median(values: Sequence[float]) -> float | None:
     return statistics.median(values) if values else None
 
@@ -205,13 +212,14 @@ def tool_version(cmd: Sequence[str], env: Mapping[str, str] | None = None) -> st
 
 def machine_info() -> dict[str, str | int | None]:
     git = tool_version(["git", "--version"]).removeprefix("git version ")
+    lambdaver = tool_version([*lambdaver_cmd(), "--version"], {**os.environ, **source_env()})
     return {
         "cpu": cpu_model(),
         "cores": os.cpu_count(),
         "python": platform.python_version(),
         "python_executable": sys.executable,
         "git": git,
-        "lambdaver": tool_version([*lambdaver_cmd(), "--version"], {**os.environ, **source_env()}),
+        "lambdaver": lambdaver.removeprefix("lambdaver, version "),
         "lambdaver_from": "source checkout (PYTHONPATH)" if source_env() else "installed",
         "platform": platform.platform(),
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
@@ -219,11 +227,11 @@ def machine_info() -> dict[str, str | int | None]:
 
 
 def machine_line(info: Mapping[str, object]) -> str:
+    source = str(info.get("lambdaver_from", "")).startswith("source")
     return (
         f"machine: {info['cpu']}, {info['cores']} cores, Python {info['python']}, "
         f"git {info['git']}, lambdaver {info['lambdaver']}"
-        f"{' (source checkout)' if info.get('lambdaver_from', '').startswith('source') else ''}"
-        f", {info['date']}"
+        f"{' (source checkout)' if source else ''}, {info['date']}"
     )
 
 

@@ -12,7 +12,11 @@ repeat two identical copies are made, one for git and one for lambdaver.  Measur
 
 The page cache cannot be dropped without root; instead every timed command runs on a
 fresh copy for each repeat, ``os.sync()`` runs before each timed command, the order of
-git and lambdaver alternates between repeats, and the median is reported.
+git and lambdaver alternates between repeats, and the median is reported (with each
+run, the CPU time of the commands, and the per-repeat lambdaver/git ratios).  Both tools
+run with their defaults: lambdaver syncs the filesystem before recording a version, git
+does not fsync loose objects; git's automatic gc is turned off so that it cannot run in
+the background during a later measurement.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from typing import Any
 from _common import (
     CommandFailed,
     bench_env,
+    children_cpu,
     disk_usage,
     fmt_mib,
     fmt_s,
@@ -84,17 +89,22 @@ class Lambdaver:
     def __init__(self, env: dict[str, str]) -> None:
         self.env = env
         self.cmd = lambdaver_cmd()
-        self.outputs: list[Any] = []
+        self.published: dict[Path, int] = {}
 
     def init(self, repo: Path) -> None:
         run([*self.cmd, "init", "--name", "bench"], repo, self.env)
 
     def commit(self, repo: Path, message: str) -> float:
         elapsed, proc = run([*self.cmd, "publish", "--output", "json"], repo, self.env)
-        try:
-            self.outputs.append(json.loads(proc.stdout))
-        except ValueError:
-            self.outputs.append({"unparsed_stdout": proc.stdout[-2000:]})
+        # Every publish here follows a change, so it must create the next version.
+        expected = self.published.get(repo, 0) + 1
+        version = json.loads(proc.stdout).get("Version")
+        if version != str(expected):
+            raise ValueError(
+                f"`lambdaver publish --output json` in {repo} returned Version {version!r}, "
+                f"expected {str(expected)!r} (the tree had changed)"
+            )
+        self.published[repo] = expected
         return elapsed
 
     def count_versions(self, repo: Path) -> int:
@@ -124,9 +134,12 @@ def _version_of(item: Any) -> Any:
 Tool = Git | Lambdaver
 
 
-def _timed_commit(tool: Tool, repo: Path, message: str) -> float:
+def _timed_commit(tool: Tool, repo: Path, message: str) -> tuple[float, float]:
+    """(wall seconds, CPU seconds user+sys of the child processes) of one commit/publish."""
     os.sync()  # do not let writeback of earlier writes land inside the timed region
-    return tool.commit(repo, message)
+    cpu0 = children_cpu()
+    wall = tool.commit(repo, message)
+    return wall, children_cpu() - cpu0
 
 
 class SizeBench:
@@ -139,8 +152,9 @@ class SizeBench:
         self.tools: dict[str, Tool] = {"git": Git(env)}
         if with_lambdaver:
             self.tools["lambdaver"] = Lambdaver(env)
+        keys = ("first", "edit", "rounds", "first_cpu", "edit_cpu", "rounds_cpu")
         self.samples: dict[str, dict[str, list[float]]] = {
-            t: {"first": [], "edit": [], "rounds": []} for t in self.tools
+            t: {k: [] for k in keys} for t in self.tools
         }
         self.errors: dict[str, str] = {}
         self.store: dict[str, dict[str, Any]] = {}
@@ -159,10 +173,12 @@ class SizeBench:
 
     def commit_all(self, dirs: dict[str, Path], order: list[str], what: str, label: str) -> None:
         for t in order:
-            s = self.attempt(t, label, _timed_commit, self.tools[t], dirs[t], label)
-            if s is not None:
-                self.samples[t][what].append(s)
-                log(f"{self.size}: {t} {label} {s:.3f}s")
+            timing = self.attempt(t, label, _timed_commit, self.tools[t], dirs[t], label)
+            if timing is not None:
+                wall, cpu = timing
+                self.samples[t][what].append(wall)
+                self.samples[t][what + "_cpu"].append(cpu)
+                log(f"{self.size}: {t} {label} {wall:.3f}s (cpu {cpu:.3f}s)")
 
     def edit_all(self, dirs: dict[str, Path], seed: int) -> str:
         edited = {edit_one_file(d, seed) for d in dirs.values()}
@@ -239,8 +255,15 @@ def bench_size(
     res["errors"] = bench.errors
     res["store"] = bench.store
     for t, samples in bench.samples.items():
-        res[f"{t}_first_s"] = median(samples["first"])
-        res[f"{t}_edit_s"] = median(samples["edit"])
+        for key in ("first", "edit"):
+            res[f"{t}_{key}_s"] = median(samples[key])
+            res[f"{t}_{key}_cpu_s"] = median(samples[key + "_cpu"])
+    if "lambdaver" in bench.samples:
+        for key in ("first", "edit"):
+            g, lv = bench.samples["git"][key], bench.samples["lambdaver"][key]
+            if len(g) == len(lv):
+                # Each pair ran back to back: less sensitive to drifting disk speed.
+                res[f"{key}_paired_ratios"] = [b / a for a, b in zip(g, lv, strict=True)]
     res["first_ratio"] = ratio(res.get("lambdaver_first_s"), res["git_first_s"])
     res["edit_ratio"] = ratio(res.get("lambdaver_edit_s"), res["git_edit_s"])
     return res
@@ -304,6 +327,15 @@ def format_publish(results: dict[str, Any]) -> list[str]:
                 f"{fmt_s(r.get('lambdaver_' + key + '_s')):>10} {fmt_x(x):>8}  "
                 f"{tgt:<9} {verdict(x, target)}"
             )
+            lines.append(
+                f"    {'cpu user+sys (median)':36} {fmt_s(r['git_' + key + '_cpu_s']):>9} "
+                f"{fmt_s(r.get('lambdaver_' + key + '_cpu_s')):>10}"
+            )
+            samples = "; ".join(
+                f"{t} " + " ".join(f"{v:.3f}" for v in r["samples"][t][key]) for t in r["samples"]
+            )
+            paired = " ".join(f"{v:.2f}x" for v in r.get(key + "_paired_ratios", []))
+            lines.append(f"    runs: {samples}" + (f"; paired ratios {paired}" if paired else ""))
         lv = r["store"].get("lambdaver")
         git = r["store"].get("git")
         x = lv["ratio_apparent"] if lv else None

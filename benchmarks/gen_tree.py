@@ -32,7 +32,7 @@ BINARY_FILE_SHARE = 0.05
 BINARY_BYTE_SHARE = 0.70
 MAX_DEPTH = 4
 FILES_PER_DIR = 12
-POOL_BYTES = 4 * MIB
+POOL_BYTES = 4 * MIB  # per extension; text files are slices of these pools
 CHUNK = MIB
 SKIP_DIRS = frozenset({".git", ".lambdaver"})
 
@@ -139,7 +139,7 @@ def _pick(rng: random.Random, table: tuple[tuple[str, float], ...]) -> str:
     return table[-1][0]
 
 
-def _make_pools(rng: random.Random) -> dict[str, bytes]:
+def _make_pools(rng: random.Random, pool_bytes: int) -> dict[str, bytes]:
     """Build one pool of source-like text per text extension; files are slices of it."""
     ident = [f"{w}_{v}" for w in WORDS for v in ("id", "name", "value", "items", "cfg")]
 
@@ -179,7 +179,7 @@ def _make_pools(rng: random.Random) -> dict[str, bytes]:
     for ext, make in ((".py", py_line), (".json", json_line), (".txt", txt_line)):
         lines: list[str] = []
         size = 0
-        while size < POOL_BYTES:
+        while size < pool_bytes:
             line = make()
             lines.append(line)
             size += len(line) + 1
@@ -327,7 +327,9 @@ def generate_tree(
         raise FileExistsError(f"{root} is not empty")
     specs = plan_tree(files, size_mb, seed)
     rng = random.Random(f"content-{seed}")
-    pools = _make_pools(random.Random(f"pools-{seed}"))
+    text_bytes = sum(s.size for s in specs if s.kind != "binary")
+    pool_bytes = min(POOL_BYTES, max(64 * 1024, text_bytes // 4))
+    pools = _make_pools(random.Random(f"pools-{seed}"), pool_bytes)
     made: set[Path] = set()
     for spec in specs:
         path = root / spec.path
