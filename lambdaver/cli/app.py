@@ -85,10 +85,16 @@ class App:
             return str(self.settings.output)
         return "table" if sys.stdout.isatty() else "json"
 
-    def emit(self, result: Any) -> None:
+    def emit(self, result: Any, stream: Any = None) -> None:
+        """Render a result (to stdout unless ``stream`` is given)."""
         from lambdaver.cli.render import apply_query, render
 
-        render(apply_query(result, self.query), self.output_format(), CURRENT["operation"] or "")
+        render(
+            apply_query(result, self.query),
+            self.output_format(),
+            CURRENT["operation"] or "",
+            stream,
+        )
 
 
 def get_app() -> App:

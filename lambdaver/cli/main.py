@@ -27,6 +27,7 @@ VERB_MODULES: dict[str, tuple[str, ...]] = {
         "list-versions-by-function", "get-function-configuration", "get-function",
         "update-function-configuration", "delete-function",
     ),
+    "lambdaver.cli.commands_invoke": ("invoke", "logs", "metrics"),
     "lambdaver.cli.commands_aliases": (
         "alias", "rollback", "promote", "create-alias", "update-alias", "get-alias",
         "list-aliases", "delete-alias",

@@ -38,6 +38,7 @@ def render(result: Any, output: str, title: str, stream: IO[str] | None = None) 
         format_text(result, out)
     else:
         render_table(result, title, out)
+    out.flush()
 
 
 # --- text: the aws CLI's algorithm (awscli/text.py) ---------------------------------

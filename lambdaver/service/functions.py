@@ -292,7 +292,7 @@ def status(repo: Repository) -> dict[str, Any]:
         files["Added"] = [m[0] for m in state.manifest]
         configuration = {k: [None, v] for k, v in latest_fields.items()}
         return {"Changed": True, "Version": None, "Files": files, "Configuration": configuration}
-    old = {m[0]: m for m in _read_manifest(repo, newest.tree)}
+    old = {m[0]: m for m in read_manifest(repo, newest.tree)}
     new = {m[0]: m for m in state.manifest}
     for path, m in new.items():
         if path not in old:
@@ -327,7 +327,7 @@ def _config_fields(cfg: FunctionConfig) -> dict[str, Any]:
     return out
 
 
-def _read_manifest(repo: Repository, tree: str) -> list[tuple[str, str, int, str]]:
+def read_manifest(repo: Repository, tree: str) -> list[tuple[str, str, int, str]]:
     return manifest_from_bytes(repo.store.get_bytes(tree, compressed=True))
 
 
@@ -487,7 +487,7 @@ def show_version(repo: Repository, qualifier: str) -> dict[str, Any]:
         manifest = state.manifest
     else:
         out = version_configuration(repo.arns, res.record, qualifier)
-        manifest = _read_manifest(repo, res.record.tree)
+        manifest = read_manifest(repo, res.record.tree)
     out["Aliases"] = aliases_of(repo, res.version)
     out["Files"] = [{"Path": p, "Mode": m, "Size": s, "Sha256": h} for p, m, s, h in manifest]
     return out

@@ -1,0 +1,136 @@
+"""The invocation journal: one JSON line per invocation, appended by many processes.
+
+``directory/journal.jsonl`` holds the newest entries; when it grows past ``max_bytes`` it
+is rotated to ``journal.jsonl.1`` (the previous ``.1`` becomes ``.2``, and so on; only
+``keep`` old files are kept), so the journal never grows without limit.
+
+Appending takes no lock: each entry is one line written with a single ``write`` to a
+descriptor opened with ``O_APPEND``, which the kernel appends atomically with respect to
+other appenders on a local file system.  Only rotation takes ``directory/journal.lock``
+(exclusively; readers take it shared, so they never see a half-done rotation).  A reader
+skips a line that does not parse: the torn tail of a write cut short by a crash.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+JOURNAL_NAME = "journal.jsonl"
+LOCK_NAME = "journal.lock"
+
+
+class Journal:
+    def __init__(self, directory: Path, max_bytes: int = 8 << 20, keep: int = 3) -> None:
+        if max_bytes < 1 or keep < 0:
+            raise ValueError("max_bytes must be positive and keep not negative")
+        self.directory = Path(directory)
+        self.max_bytes = max_bytes
+        self.keep = keep
+        self.path = self.directory / JOURNAL_NAME
+
+    def append(self, entry: Mapping[str, Any]) -> None:
+        """Add one entry (a JSON object); rotate when the file has grown too big."""
+        line = json.dumps(entry, separators=(",", ":"), sort_keys=True) + "\n"
+        data = line.encode("utf-8")
+        try:
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        except FileNotFoundError:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            written = os.write(fd, data)
+            if written < len(data):  # only on a full disk or a signal: finish the line
+                _write_all(fd, data[written:])
+            size = os.fstat(fd).st_size
+        finally:
+            os.close(fd)
+        if size > self.max_bytes:
+            self._rotate()
+
+    def entries(self) -> Iterator[dict[str, Any]]:
+        """Every entry, oldest first, across the rotated files."""
+        with self._locked(fcntl.LOCK_SH, required=False):
+            contents = [_read(path) for path in self._files()]
+        for data in contents:
+            for line in data.split(b"\n"):
+                entry = _parse(line)
+                if entry is not None:
+                    yield entry
+
+    def _files(self) -> list[Path]:
+        """Existing journal files, oldest first."""
+        rotated = []
+        prefix = JOURNAL_NAME + "."
+        try:
+            names = [entry.name for entry in self.directory.iterdir()]
+        except FileNotFoundError:
+            return []
+        for name in names:
+            suffix = name.removeprefix(prefix)
+            if name.startswith(prefix) and suffix.isdigit():
+                rotated.append((int(suffix), self.directory / name))
+        return [path for _, path in sorted(rotated, reverse=True)] + [self.path]
+
+    def _rotate(self) -> None:
+        with self._locked(fcntl.LOCK_EX, required=True):
+            try:
+                if self.path.stat().st_size <= self.max_bytes:
+                    return  # another process rotated it while we waited for the lock
+            except FileNotFoundError:
+                return
+            if self.keep == 0:
+                self.path.unlink()
+                return
+            for number in range(self.keep, 0, -1):
+                older = self.directory / f"{JOURNAL_NAME}.{number}"
+                if number == self.keep:
+                    older.unlink(missing_ok=True)
+                elif older.exists():
+                    older.rename(self.directory / f"{JOURNAL_NAME}.{number + 1}")
+            self.path.rename(self.directory / f"{JOURNAL_NAME}.1")
+
+    @contextlib.contextmanager
+    def _locked(self, operation: int, *, required: bool) -> Iterator[None]:
+        """Hold ``journal.lock``.  A reader that cannot create it (a read-only or missing
+        directory) reads unlocked: nobody can be rotating there."""
+        try:
+            fd = os.open(self.directory / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        except OSError:
+            if required:
+                raise
+            yield
+            return
+        try:
+            fcntl.flock(fd, operation)
+            yield
+        finally:
+            os.close(fd)  # releases the lock
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return b""
+
+
+def _parse(line: bytes) -> dict[str, Any] | None:
+    if not line.strip():
+        return None
+    try:
+        entry = json.loads(line)
+    except ValueError:
+        return None  # torn by a crash mid-write
+    return entry if isinstance(entry, dict) else None

@@ -1,0 +1,236 @@
+"""invoke, logs and metrics: run exactly the code and configuration a qualifier names.
+
+The qualifier is resolved (an alias with weights picks its additional version with that
+probability, or by a routing key's hash), the version's frozen tree is materialised
+read-only (verified, reused across invocations), the runtime runs the handler in its own
+process, and the invocation is appended to the journal (``.lambdaver/journal/``).
+``$LATEST`` runs through the same path: its files are stored as blobs (no version is
+created; ``gc`` collects blobs no version uses) and materialised like a version's.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from lambdaver.errors import (
+    InvalidRequestContentException,
+    RequestEntityTooLargeException,
+)
+from lambdaver.model.config import FunctionConfig
+from lambdaver.model.names import LATEST
+from lambdaver.model.records import AliasState
+from lambdaver.service.functions import resolve
+from lambdaver.service.repository import Repository
+from lambdaver.storage.tree import ManifestEntry
+
+MAX_PAYLOAD = 6_291_456
+
+
+@dataclass(frozen=True)
+class InvokeOutput:
+    status_code: int
+    payload: bytes
+    executed_version: str | None = None
+    function_error: str | None = None
+    log_result: str | None = None
+
+    def metadata(self) -> dict[str, Any]:
+        """The aws CLI's printed fields, in its order."""
+        out: dict[str, Any] = {"StatusCode": self.status_code}
+        if self.function_error is not None:
+            out["FunctionError"] = self.function_error
+        if self.log_result is not None:
+            out["LogResult"] = self.log_result
+        if self.executed_version is not None:
+            out["ExecutedVersion"] = self.executed_version
+        return out
+
+
+def check_payload(payload: bytes) -> None:
+    """Refuse a payload before anything runs: too large, or not JSON."""
+    if len(payload) > MAX_PAYLOAD:
+        raise RequestEntityTooLargeException(
+            f"Request must be smaller than {MAX_PAYLOAD} bytes for the InvokeFunction operation"
+        )
+    if payload.strip():
+        try:
+            json.loads(payload)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise InvalidRequestContentException(
+                f"Could not parse request body into json: Could not parse payload into json: {exc}"
+            ) from exc
+
+
+def pick_version(alias: AliasState, routing_key: str | None) -> str:
+    """The primary version, or the additional one with its weight's probability.  With a
+    routing key the choice is sticky: the key's hash, as a fraction, against the weight."""
+    extra = alias.additional_version
+    if extra is None:
+        return alias.version
+    weight = alias.weights[extra]
+    if routing_key is not None:
+        import hashlib
+
+        digest = hashlib.sha256(routing_key.encode()).digest()
+        draw = int.from_bytes(digest[:8], "big") / 2**64
+    else:
+        draw = random.random()
+    return extra if draw < weight else alias.version
+
+
+def invoke(
+    repo: Repository,
+    *,
+    qualifier: str | None,
+    payload: bytes = b"",
+    log_type: str = "None",
+    invocation_type: str = "RequestResponse",
+    routing_key: str | None = None,
+    warn: Callable[[str], None] | None = None,
+) -> InvokeOutput:
+    check_payload(payload)
+    res = resolve(repo, qualifier)
+    if invocation_type == "DryRun":
+        return InvokeOutput(status_code=204, payload=b"")
+    version = pick_version(res.alias, routing_key) if res.alias is not None else res.version
+    config, manifest, tree = _code_of(repo, version)
+    from lambdaver.storage.materialize import materialize
+
+    code_dir = materialize(repo.store, manifest, repo.dot / "cache" / "run", tree)
+    from lambdaver.runtime import InvokeSpec, log_tail_base64, run
+
+    request_id = repo.new_id()
+    result = run(
+        InvokeSpec(
+            code_dir=code_dir,
+            handler=config.handler,
+            runtime=config.runtime,
+            environment=dict(config.environment or {}),
+            function_name=repo.name,
+            function_version=version,
+            invoked_function_arn=repo.arns.function(qualifier),
+            memory_size=config.memory_size,
+            timeout=config.timeout,
+            region=repo.settings.region,
+            payload=payload,
+            request_id=request_id,
+        ),
+        warn=warn,
+    )
+    _journal(repo).append(
+        {
+            "RequestId": request_id,
+            "Time": repo.now(),
+            "Qualifier": qualifier,
+            "ExecutedVersion": version,
+            "DurationMs": round(result.duration_ms, 2),
+            "BilledDurationMs": result.billed_duration_ms,
+            "MaxMemoryUsedMB": result.max_memory_used_mb,
+            "ErrorType": result.error_type,
+            "Log": result.log,
+        }
+    )
+    return InvokeOutput(
+        status_code=200,
+        payload=result.payload,
+        executed_version=version,
+        function_error=result.function_error,
+        log_result=log_tail_base64(result.log) if log_type == "Tail" else None,
+    )
+
+
+def _code_of(repo: Repository, version: str) -> tuple[FunctionConfig, list[ManifestEntry], str]:
+    """Configuration, manifest and tree hash of ``version`` ($LATEST: stored first)."""
+    if version == LATEST:
+        # Blobs only, no version and no stat-cache update: nothing durable refers to
+        # these blobs, so they need no sync (and gc may collect them).
+        with repo.lock.held():
+            config = repo.reload_function().config
+            state = repo.scan_latest(store=True)
+        return config, state.manifest, state.tree
+    from lambdaver.service.functions import get_version_record, read_manifest
+
+    rec = get_version_record(repo, version)
+    if rec is None:  # deleted between resolving and running
+        from lambdaver.errors import ResourceNotFoundException
+
+        raise ResourceNotFoundException(f"Function not found: {repo.arns.function(version)}")
+    return rec.config, read_manifest(repo, rec.tree), rec.tree
+
+
+def _journal(repo: Repository) -> Any:
+    from lambdaver.runtime.journal import Journal
+
+    return Journal(repo.dot / "journal")
+
+
+# --- logs and metrics ------------------------------------------------------------------
+
+
+def _matches(entry: dict[str, Any], qualifier: str | None) -> bool:
+    if qualifier is None:
+        return True
+    if qualifier == LATEST or qualifier.isdigit():
+        return bool(entry.get("ExecutedVersion") == qualifier)
+    return bool(entry.get("Qualifier") == qualifier)
+
+
+def logs(
+    repo: Repository,
+    *,
+    qualifier: str | None = None,
+    tail: int | None = None,
+    request_id: str | None = None,
+) -> dict[str, Any]:
+    """Past invocations, oldest first: a version number or ``$LATEST`` selects what that
+    version ran; an alias name selects what was invoked through it."""
+    events = [
+        e
+        for e in _journal(repo).entries()
+        if _matches(e, qualifier) and (request_id is None or e.get("RequestId") == request_id)
+    ]
+    if tail is not None:
+        events = events[-tail:] if tail > 0 else []
+    return {"Events": events}
+
+
+def metrics(repo: Repository, *, qualifier: str | None = None) -> dict[str, Any]:
+    """Invocations, errors, timeouts and p50/p95/max duration per executed version."""
+    per: dict[str, list[dict[str, Any]]] = {}
+    for e in _journal(repo).entries():
+        if _matches(e, qualifier):
+            per.setdefault(str(e.get("ExecutedVersion")), []).append(e)
+
+    def order(v: str) -> tuple[int, int]:
+        return (0, 0) if v == LATEST else (1, int(v) if v.isdigit() else 0)
+
+    out = []
+    for version in sorted(per, key=order):
+        entries = per[version]
+        durations = sorted(float(e.get("DurationMs") or 0.0) for e in entries)
+        out.append(
+            {
+                "Version": version,
+                "Invocations": len(entries),
+                "Errors": sum(1 for e in entries if e.get("ErrorType")),
+                "Timeouts": sum(1 for e in entries if e.get("ErrorType") == "Sandbox.Timedout"),
+                "DurationP50Ms": _percentile(durations, 0.50),
+                "DurationP95Ms": _percentile(durations, 0.95),
+                "DurationMaxMs": durations[-1] if durations else 0.0,
+            }
+        )
+    return {"Metrics": out}
+
+
+def _percentile(sorted_values: list[float], q: float) -> float:
+    """Nearest-rank percentile."""
+    if not sorted_values:
+        return 0.0
+    import math
+
+    rank = max(1, math.ceil(q * len(sorted_values)))
+    return sorted_values[rank - 1]

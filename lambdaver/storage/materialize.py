@@ -1,0 +1,105 @@
+"""Write a tree out of the object store as a read-only directory, once, and reuse it.
+
+The copy is keyed by the tree's hash.  Every blob is verified while it is copied (a blob
+that fails its hash is ``RepositoryCorrupt``, naming it), and the stat of every file
+written is recorded beside the copy; before each reuse the files are stat'ed again and a
+copy that was touched is thrown away and made afresh, so altered code is never run.
+Files are copies, not hard links: code that writes to its own files cannot reach the
+object store.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+
+from lambdaver.errors import RepositoryCorrupt
+from lambdaver.storage.objects import CHUNK, ObjectStore
+from lambdaver.storage.tree import MODE_EXEC, MODE_LINK, ManifestEntry
+
+
+def _stat_key(path: str) -> list[int]:
+    st = os.lstat(path)
+    return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_mode]
+
+
+def _intact(root: str, stamp: Path) -> bool:
+    try:
+        recorded = json.loads(stamp.read_bytes())
+    except (OSError, ValueError):
+        return False
+    try:
+        return all(_stat_key(os.path.join(root, p)) == k for p, k in recorded.items())
+    except OSError:
+        return False
+
+
+def materialize(store: ObjectStore, manifest: list[ManifestEntry], cache: Path, key: str) -> Path:
+    """The tree ``manifest`` as a directory ``cache/key``, made if missing or touched."""
+    final = cache / key
+    stamp = cache / f"{key}.stat.json"
+    if final.is_dir() and _intact(str(final), stamp):
+        return final
+    cache.mkdir(parents=True, exist_ok=True)
+    tmp = cache / f"{key}.tmp.{os.getpid()}.{os.urandom(4).hex()}"
+    try:
+        keys = _write_tree(store, manifest, tmp)
+        stale = None
+        if final.exists():
+            stale = cache / f"{key}.stale.{os.getpid()}.{os.urandom(4).hex()}"
+            with contextlib.suppress(OSError):
+                final.rename(stale)
+        try:
+            tmp.rename(final)
+        except OSError:  # another process made it first: use theirs
+            shutil.rmtree(tmp, ignore_errors=True)
+            return final
+        stamp_tmp = cache / f"{key}.stat.json.{os.getpid()}"
+        stamp_tmp.write_text(json.dumps(keys, separators=(",", ":")))
+        stamp_tmp.replace(stamp)
+        if stale is not None:
+            shutil.rmtree(stale, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return final
+
+
+def _write_tree(
+    store: ObjectStore, manifest: list[ManifestEntry], root: Path
+) -> dict[str, list[int]]:
+    root.mkdir()
+    made: set[str] = set()
+    keys: dict[str, list[int]] = {}
+    base = str(root)
+    for path, mode, _size, digest in manifest:
+        parent = os.path.dirname(path)
+        if parent and parent not in made:
+            os.makedirs(os.path.join(base, parent), exist_ok=True)
+            made.add(parent)
+        target = os.path.join(base, path)
+        if mode == MODE_LINK:
+            os.symlink(store.get_bytes(digest).decode("utf-8", "surrogateescape"), target)
+        else:
+            _copy_verified(store, digest, target, 0o555 if mode == MODE_EXEC else 0o444)
+        keys[path] = _stat_key(target)
+    return keys
+
+
+def _copy_verified(store: ObjectStore, digest: str, target: str, mode: int) -> None:
+    h = hashlib.sha256()
+    try:
+        src = open(store.path(digest), "rb")  # noqa: SIM115 - closed below
+    except FileNotFoundError as exc:
+        raise RepositoryCorrupt(f"Object {digest} is missing") from exc
+    with src, open(target, "wb") as dst:
+        while chunk := src.read(CHUNK):
+            h.update(chunk)
+            dst.write(chunk)
+    if h.hexdigest() != digest:
+        raise RepositoryCorrupt(f"Object {digest} fails its hash check")
+    os.chmod(target, mode)
