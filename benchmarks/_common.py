@@ -76,6 +76,9 @@ def bench_env(home: Path, extra: Mapping[str, str] | None = None) -> dict[str, s
     """
     home.mkdir(parents=True, exist_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GIT_", "LAMBDAVER_"))}
+    # Bytecode is cached as in a normal install: without this every start recompiles
+    # lambdaver from source (an editable install writes its .pyc files on first use).
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     env.update(
         HOME=str(home),
         XDG_CONFIG_HOME=str(home / ".config"),

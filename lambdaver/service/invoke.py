@@ -101,6 +101,7 @@ def invoke(
     from lambdaver.storage.materialize import materialize
 
     code_dir = materialize(repo.store, manifest, repo.dot / "cache" / "run", tree)
+
     from lambdaver.runtime import InvokeSpec, log_tail_base64, run
 
     request_id = repo.new_id()
@@ -143,15 +144,18 @@ def invoke(
     )
 
 
-def _code_of(repo: Repository, version: str) -> tuple[FunctionConfig, list[ManifestEntry], str]:
-    """Configuration, manifest and tree hash of ``version`` ($LATEST: stored first)."""
+def _code_of(
+    repo: Repository, version: str
+) -> tuple[FunctionConfig, Callable[[], list[ManifestEntry]], str]:
+    """Configuration, manifest (read only if called: an intact materialised copy does not
+    need it) and tree hash of ``version`` ($LATEST: its blobs stored first)."""
     if version == LATEST:
         # Blobs only, no version and no stat-cache update: nothing durable refers to
         # these blobs, so they need no sync (and gc may collect them).
         with repo.lock.held():
             config = repo.reload_function().config
             state = repo.scan_latest(store=True)
-        return config, state.manifest, state.tree
+        return config, lambda: state.manifest, state.tree
     from lambdaver.service.functions import get_version_record, read_manifest
 
     rec = get_version_record(repo, version)
@@ -159,7 +163,7 @@ def _code_of(repo: Repository, version: str) -> tuple[FunctionConfig, list[Manif
         from lambdaver.errors import ResourceNotFoundException
 
         raise ResourceNotFoundException(f"Function not found: {repo.arns.function(version)}")
-    return rec.config, read_manifest(repo, rec.tree), rec.tree
+    return rec.config, lambda: read_manifest(repo, rec.tree), rec.tree
 
 
 def _journal(repo: Repository) -> Any:

@@ -3,7 +3,6 @@ object store, the metadata store, the lock, the function file and the $LATEST sc
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import time
@@ -29,6 +28,7 @@ from lambdaver.service.function_file import (
 )
 from lambdaver.service.settings import Settings
 from lambdaver.storage.fileutil import RepositoryLock, atomic_write, fsync_dir
+from lambdaver.storage.hashing import sha256
 from lambdaver.storage.metadata import MetaStore
 from lambdaver.storage.objects import ObjectStore
 from lambdaver.storage.tree import (
@@ -204,7 +204,7 @@ class Repository:
             self.root, entries, cache, self.store if store else None, progress
         )
         data = manifest_bytes(manifest)
-        digest = hashlib.sha256(data).hexdigest()
+        digest = sha256(data).hexdigest()
         latest_ns = max((e.mtime_ns for e in entries), default=0)
         try:
             latest_ns = max(latest_ns, self.function_file_path.stat().st_mtime_ns)

@@ -11,13 +11,14 @@ object store.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 from lambdaver.errors import RepositoryCorrupt
+from lambdaver.storage.hashing import sha256
 from lambdaver.storage.objects import CHUNK, ObjectStore
 from lambdaver.storage.tree import MODE_EXEC, MODE_LINK, ManifestEntry
 
@@ -38,8 +39,11 @@ def _intact(root: str, stamp: Path) -> bool:
         return False
 
 
-def materialize(store: ObjectStore, manifest: list[ManifestEntry], cache: Path, key: str) -> Path:
-    """The tree ``manifest`` as a directory ``cache/key``, made if missing or touched."""
+def materialize(
+    store: ObjectStore, manifest: Callable[[], list[ManifestEntry]], cache: Path, key: str
+) -> Path:
+    """The tree ``manifest()`` as a directory ``cache/key``, made if missing or touched
+    (``manifest`` is called only then)."""
     final = cache / key
     stamp = cache / f"{key}.stat.json"
     if final.is_dir() and _intact(str(final), stamp):
@@ -47,7 +51,7 @@ def materialize(store: ObjectStore, manifest: list[ManifestEntry], cache: Path, 
     cache.mkdir(parents=True, exist_ok=True)
     tmp = cache / f"{key}.tmp.{os.getpid()}.{os.urandom(4).hex()}"
     try:
-        keys = _write_tree(store, manifest, tmp)
+        keys = _write_tree(store, manifest(), tmp)
         stale = None
         if final.exists():
             stale = cache / f"{key}.stale.{os.getpid()}.{os.urandom(4).hex()}"
@@ -91,7 +95,7 @@ def _write_tree(
 
 
 def _copy_verified(store: ObjectStore, digest: str, target: str, mode: int) -> None:
-    h = hashlib.sha256()
+    h = sha256()
     try:
         src = open(store.path(digest), "rb")  # noqa: SIM115 - closed below
     except FileNotFoundError as exc:

@@ -9,12 +9,12 @@ knows nothing of what it stores.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import zlib
 from pathlib import Path
 
 from lambdaver.errors import RepositoryCorrupt
+from lambdaver.storage.hashing import sha256
 
 CHUNK = 1 << 20
 SMALL = 4 << 20
@@ -74,7 +74,7 @@ class ObjectStore:
 
     def put_bytes(self, data: bytes, *, compress: bool = False) -> str:
         """Store ``data``; return its sha256 hex.  No fsync: sync the filesystem after a batch."""
-        hexdigest = hashlib.sha256(data).hexdigest()
+        hexdigest = sha256(data).hexdigest()
         if not self.has(hexdigest):
             self._put_raw(zlib.compress(data, 1) if compress else data, hexdigest)
         return hexdigest
@@ -88,10 +88,10 @@ class ObjectStore:
         if size_hint <= SMALL:
             with open(src, "rb") as f:
                 data = f.read()
-            hexdigest = hashlib.sha256(data).hexdigest()
+            hexdigest = sha256(data).hexdigest()
             self._put_raw(data, hexdigest)
             return hexdigest, len(data)
-        h = hashlib.sha256()
+        h = sha256()
         fd, name = self._tmp_fd()
         size = 0
         try:
@@ -126,13 +126,13 @@ class ObjectStore:
             raise RepositoryCorrupt(f"Object {hexdigest} is missing") from exc
         except zlib.error as exc:
             raise RepositoryCorrupt(f"Object {hexdigest} is damaged: {exc}") from exc
-        if hashlib.sha256(data).hexdigest() != hexdigest:
+        if sha256(data).hexdigest() != hexdigest:
             raise RepositoryCorrupt(f"Object {hexdigest} fails its hash check")
         return data
 
     def verify_blob(self, hexdigest: str) -> bool:
         """Re-hash a raw blob on disk without holding it whole in memory."""
-        h = hashlib.sha256()
+        h = sha256()
         try:
             with open(self.path(hexdigest), "rb") as f:
                 while chunk := f.read(CHUNK):

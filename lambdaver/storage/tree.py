@@ -8,7 +8,6 @@ file skip re-reading.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import stat
@@ -19,6 +18,7 @@ from typing import Any
 
 from lambdaver.errors import InvalidParameterValueException
 from lambdaver.storage.fileutil import atomic_write
+from lambdaver.storage.hashing import sha256
 from lambdaver.storage.objects import CHUNK, ObjectStore
 
 MODE_FILE = "100644"
@@ -200,7 +200,7 @@ class StatCache:
 
 
 def hash_file(path: str) -> tuple[str, int]:
-    h = hashlib.sha256()
+    h = sha256()
     size = 0
     with open(path, "rb") as f:
         while chunk := f.read(CHUNK):
@@ -244,7 +244,7 @@ def build_manifest(
                 data = e.link.encode("utf-8", "surrogateescape")
                 if store is not None:
                     return e.path, store.put_bytes(data), len(data)
-                return e.path, hashlib.sha256(data).hexdigest(), len(data)
+                return e.path, sha256(data).hexdigest(), len(data)
             if store is not None:
                 digest, size = store.put_file(full, e.size)
             else:
