@@ -184,3 +184,31 @@ def test_status_text_output_for_scripts(fn: Fn) -> None:
 
     r = run_cli("-C", str(fn.root), "status", "--query", "Changed", "--output", "text")
     assert (r.exit_code, r.stdout) == (0, "False\n")
+
+
+def test_no_progress_output_on_a_pipe(fn: Fn) -> None:
+    fn.write("big.bin", "x" * 3_000_000)
+    r = fn("publish")
+    assert (r.exit_code, r.stderr) == (0, "")
+
+
+def test_progress_bar_on_a_terminal_after_half_a_second(monkeypatch) -> None:
+    import io
+
+    from lambdaver.cli import commands_functions
+
+    class Tty(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    err = Tty()
+    monkeypatch.setattr("sys.stderr", err)
+    ticks = iter([100.0, 100.1, 100.7])  # start, then 0.1 s, then 0.7 s in
+    monkeypatch.setattr(commands_functions.time, "monotonic", lambda: next(ticks, 101.0))
+    progress, close = commands_functions._progress_reporter()
+    assert progress is not None
+    progress(100, 1000)  # 0.1 s in: nothing yet
+    assert err.getvalue() == ""
+    progress(400, 1000)  # past half a second: the bar appears
+    close()
+    assert "publishing" in err.getvalue()

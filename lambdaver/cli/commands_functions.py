@@ -17,15 +17,18 @@ MEMORY = click.IntRange(min=None)  # AWS's range is checked by the service, in A
 
 def _progress_reporter() -> Any:
     """A rich progress bar on stderr, shown only on a terminal and only once a publish
-    has run for half a second."""
+    has run for half a second.  It refreshes from the publishing loop itself (at most ten
+    times a second), so no thread is started."""
     if not sys.stderr.isatty():
         return None, lambda: None
-    state: dict[str, Any] = {"start": time.monotonic(), "bar": None, "task": None, "done": 0}
+    start = time.monotonic()
+    state: dict[str, Any] = {"bar": None, "task": None, "done": 0, "shown": 0.0}
 
     def progress(n: int, total: int) -> None:
         state["done"] += n
+        now = time.monotonic()
         if state["bar"] is None:
-            if time.monotonic() - state["start"] < 0.5:
+            if now - start < 0.5:
                 return
             from rich.console import Console
             from rich.progress import (
@@ -41,12 +44,16 @@ def _progress_reporter() -> Any:
                 BarColumn(),
                 DownloadColumn(),
                 TimeRemainingColumn(),
-                console=Console(stderr=True),
+                console=Console(file=sys.stderr),
                 transient=True,
+                auto_refresh=False,
             )
             bar.start()
             state["bar"], state["task"] = bar, bar.add_task("publish", total=total)
         state["bar"].update(state["task"], completed=state["done"], total=total)
+        if now - state["shown"] >= 0.1:
+            state["bar"].refresh()
+            state["shown"] = now
 
     def close() -> None:
         if state["bar"] is not None:
