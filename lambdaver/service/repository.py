@@ -94,6 +94,8 @@ class Repository:
         self.clock = clock
         self.new_id = new_id
         self.lock = RepositoryLock(self.dot / "lock")
+        # What the last scan learnt, for save_caches(): (cache, entries, manifest, start)
+        self._pending_cache: tuple[StatCache, list[Entry], list[ManifestEntry], int] | None = None
 
     # --- finding and creating ------------------------------------------------------
 
@@ -230,8 +232,7 @@ class Repository:
             self.function,
             time.time_ns(),
         )
-        pending = getattr(self, "_pending_cache", None)
-        if pending is None:
+        if self._pending_cache is None:
             return
-        cache, entries, manifest, scan_start_ns = pending
+        cache, entries, manifest, scan_start_ns = self._pending_cache
         cache.refresh(entries, {m[0]: m[3] for m in manifest}, scan_start_ns)
