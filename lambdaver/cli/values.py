@@ -30,49 +30,49 @@ def read_value(text: str, *, binary: bool = False) -> str | bytes:
     return text.encode() if binary else text
 
 
-_SHORTHAND = re.compile(r"^\s*Variables\s*=\s*\{(.*)\}\s*$", re.S)
+def _json_or_shorthand(
+    text: str, option: str, member: str, pair: str, expected: str
+) -> Any | list[tuple[str, str]]:
+    """A structured option value (itself, ``file://PATH`` or ``-``): JSON, returned
+    decoded, or the aws shorthand ``member={k=v,...}``, returned as ``(k, v)`` pairs."""
+    raw = read_value(text)
+    assert isinstance(raw, str)  # noqa: S101
+    stripped = raw.strip()
+    prefix = f"Error parsing parameter '{option}': "
+    if stripped.startswith("{"):
+        try:
+            return json.loads(stripped)
+        except ValueError as exc:
+            raise InvalidParameterValueException(prefix + str(exc)) from exc
+    m = re.match(rf"^\s*{member}\s*=\s*\{{(.*)\}}\s*$", stripped, re.S)
+    if not m:
+        raise InvalidParameterValueException(prefix + expected)
+    pairs: list[tuple[str, str]] = []
+    body = m.group(1).strip()
+    for part in body.split(",") if body else []:
+        key, sep, value = part.partition("=")
+        key = key.strip().strip("\"'")
+        if not sep or not key:
+            raise InvalidParameterValueException(prefix + f"'{part.strip()}' is not {pair}")
+        pairs.append((key, value.strip()))
+    return pairs
 
 
 def parse_environment(text: str) -> dict[str, str]:
     """aws's ``--environment``: ``Variables={K=V,K2=V2}`` or ``{"Variables": {...}}``."""
-    raw = read_value(text)
-    assert isinstance(raw, str)  # noqa: S101
-    stripped = raw.strip()
-    if stripped.startswith("{"):
-        try:
-            data: Any = json.loads(stripped)
-        except ValueError as exc:
-            raise InvalidParameterValueException(
-                f"Error parsing parameter '--environment': {exc}"
-            ) from exc
-        variables = data.get("Variables", {}) if isinstance(data, dict) else None
-        if not isinstance(variables, dict) or not all(
-            isinstance(v, str) for v in variables.values()
-        ):
-            raise InvalidParameterValueException(
-                'Error parsing parameter \'--environment\': expected {"Variables": {"K": "V"}}'
-            )
-        return dict(variables)
-    m = _SHORTHAND.match(stripped)
-    if not m:
+    data = _json_or_shorthand(
+        text, "--environment", "Variables", "KEY=value", "expected Variables={KEY=value,...}"
+    )
+    if isinstance(data, list):
+        return dict(data)
+    variables = data.get("Variables", {}) if isinstance(data, dict) else None
+    if not isinstance(variables, dict) or not all(isinstance(v, str) for v in variables.values()):
         raise InvalidParameterValueException(
-            "Error parsing parameter '--environment': expected Variables={KEY=value,...}"
+            'Error parsing parameter \'--environment\': expected {"Variables": {"K": "V"}}'
         )
-    out: dict[str, str] = {}
-    body = m.group(1).strip()
-    if not body:
-        return out
-    for part in body.split(","):
-        key, sep, value = part.partition("=")
-        if not sep:
-            raise InvalidParameterValueException(
-                f"Error parsing parameter '--environment': '{part}' is not KEY=value"
-            )
-        out[key.strip()] = value.strip()
-    return out
+    return dict(variables)
 
 
-_ROUTING_SHORTHAND = re.compile(r"^\s*AdditionalVersionWeights\s*=\s*\{(.*)\}\s*$", re.S)
 _ROUTING_ERROR = "Error parsing parameter '--routing-config': "
 
 
@@ -99,48 +99,31 @@ def parse_routing_config(text: str) -> dict[str, float]:
     value itself, ``file://PATH`` or ``-`` for stdin.  Returns the weights map; an empty
     map means "no routing".  Only the shape is checked here: AWS's rules (one entry, range,
     version numbers, ...) are the service's."""
-    raw = read_value(text)
-    assert isinstance(raw, str)  # noqa: S101
-    stripped = raw.strip()
-    if stripped.startswith("{"):
-        try:
-            data: Any = json.loads(stripped)
-        except ValueError as exc:
-            raise InvalidParameterValueException(_ROUTING_ERROR + str(exc)) from exc
-        if not isinstance(data, dict):
-            raise InvalidParameterValueException(
-                _ROUTING_ERROR + 'expected {"AdditionalVersionWeights": {"VERSION": WEIGHT}}'
-            )
-        unknown = sorted(set(data) - {"AdditionalVersionWeights"})
-        if unknown:
-            raise InvalidParameterValueException(
-                _ROUTING_ERROR + f'Unknown parameter in RoutingConfig: "{unknown[0]}", '
-                "must be one of: AdditionalVersionWeights"
-            )
-        weights = data.get("AdditionalVersionWeights") or {}
-        if not isinstance(weights, dict):
-            raise InvalidParameterValueException(
-                _ROUTING_ERROR + "AdditionalVersionWeights must be a map of version to weight"
-            )
-        return {str(k): _weight_number(v, str(k)) for k, v in weights.items()}
-    m = _ROUTING_SHORTHAND.match(stripped)
-    if not m:
+    data = _json_or_shorthand(
+        text,
+        "--routing-config",
+        "AdditionalVersionWeights",
+        "VERSION=WEIGHT",
+        "expected AdditionalVersionWeights={VERSION=WEIGHT} or JSON",
+    )
+    if isinstance(data, list):
+        return {key: _weight_number(value, key) for key, value in data}
+    if not isinstance(data, dict):
         raise InvalidParameterValueException(
-            _ROUTING_ERROR + "expected AdditionalVersionWeights={VERSION=WEIGHT} or JSON"
+            _ROUTING_ERROR + 'expected {"AdditionalVersionWeights": {"VERSION": WEIGHT}}'
         )
-    out: dict[str, float] = {}
-    body = m.group(1).strip()
-    if not body:
-        return out
-    for part in body.split(","):
-        key, sep, value = part.partition("=")
-        key = key.strip().strip("\"'")
-        if not sep or not key:
-            raise InvalidParameterValueException(
-                _ROUTING_ERROR + f"'{part.strip()}' is not VERSION=WEIGHT"
-            )
-        out[key] = _weight_number(value, key)
-    return out
+    unknown = sorted(set(data) - {"AdditionalVersionWeights"})
+    if unknown:
+        raise InvalidParameterValueException(
+            _ROUTING_ERROR + f'Unknown parameter in RoutingConfig: "{unknown[0]}", '
+            "must be one of: AdditionalVersionWeights"
+        )
+    weights = data.get("AdditionalVersionWeights") or {}
+    if not isinstance(weights, dict):
+        raise InvalidParameterValueException(
+            _ROUTING_ERROR + "AdditionalVersionWeights must be a map of version to weight"
+        )
+    return {str(k): _weight_number(v, str(k)) for k, v in weights.items()}
 
 
 def parse_weight(text: str) -> tuple[str, float]:
