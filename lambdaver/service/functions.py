@@ -35,7 +35,7 @@ from lambdaver.service.repository import DOT, LatestState, Repository
 from lambdaver.service.settings import Settings
 from lambdaver.storage.hashing import sha256
 from lambdaver.storage.metadata import Conflict
-from lambdaver.storage.tree import manifest_from_bytes
+from lambdaver.storage.tree import ManifestEntry, manifest_from_bytes
 
 VERSIONS = "versions"
 ALIASES = "aliases"
@@ -285,26 +285,12 @@ def status(repo: Repository) -> dict[str, Any]:
     state = repo.scan_latest()
     cfg = repo.function.config
     newest = newest_version(repo)
-    files: dict[str, list[str]] = {"Added": [], "Modified": [], "Deleted": []}
-    configuration: dict[str, list[Any]] = {}
-    latest_fields = _config_fields(cfg)
     if newest is None:
-        files["Added"] = [m[0] for m in state.manifest]
-        configuration = {k: [None, v] for k, v in latest_fields.items()}
+        files = {"Added": [m[0] for m in state.manifest], "Modified": [], "Deleted": []}
+        configuration = {k: [None, v] for k, v in _config_fields(cfg).items()}
         return {"Changed": True, "Version": None, "Files": files, "Configuration": configuration}
-    old = {m[0]: m for m in read_manifest(repo, newest.tree)}
-    new = {m[0]: m for m in state.manifest}
-    for path, m in new.items():
-        if path not in old:
-            files["Added"].append(path)
-        elif (old[path][1], old[path][3]) != (m[1], m[3]):
-            files["Modified"].append(path)
-    files["Deleted"] = [p for p in old if p not in new]
-    published_fields = _config_fields(newest.config)
-    for key in sorted(set(published_fields) | set(latest_fields)):
-        a, b = published_fields.get(key), latest_fields.get(key)
-        if a != b:
-            configuration[key] = [a, b]
+    files = compare_manifests(read_manifest(repo, newest.tree), state.manifest)
+    configuration = compare_configs(newest.config, cfg)
     changed = any(files.values()) or bool(configuration)
     return {
         "Changed": changed,
@@ -312,6 +298,32 @@ def status(repo: Repository) -> dict[str, Any]:
         "Files": files,
         "Configuration": configuration,
     }
+
+
+def compare_manifests(old: list[ManifestEntry], new: list[ManifestEntry]) -> dict[str, list[str]]:
+    """Paths added, modified (content or mode) and deleted from ``old`` to ``new``, each
+    sorted (shared by status and diff)."""
+    before = {m[0]: m for m in old}
+    after = {m[0]: m for m in new}
+    files: dict[str, list[str]] = {"Added": [], "Modified": [], "Deleted": []}
+    for path, m in after.items():
+        if path not in before:
+            files["Added"].append(path)
+        elif (before[path][1], before[path][3]) != (m[1], m[3]):
+            files["Modified"].append(path)
+    files["Deleted"] = [p for p in before if p not in after]
+    return files
+
+
+def compare_configs(old: FunctionConfig, new: FunctionConfig) -> dict[str, list[Any]]:
+    """``{AwsField: [old, new]}`` for every configuration field that differs, sorted."""
+    a_fields, b_fields = _config_fields(old), _config_fields(new)
+    out: dict[str, list[Any]] = {}
+    for key in sorted(set(a_fields) | set(b_fields)):
+        a, b = a_fields.get(key), b_fields.get(key)
+        if a != b:
+            out[key] = [a, b]
+    return out
 
 
 def _config_fields(cfg: FunctionConfig) -> dict[str, Any]:
@@ -391,9 +403,7 @@ def publish(
         )
         record_json = rec.to_json()
         store.put_bytes(record_json.encode(), compress=True)
-        from lambdaver.storage.fileutil import sync_filesystem
-
-        sync_filesystem(repo.dot)
+        store.sync()
         try:
             with repo.meta.transaction():
                 repo.meta.bump_counter(VERSION_COUNTER, counter)

@@ -14,6 +14,7 @@ import zlib
 from pathlib import Path
 
 from lambdaver.errors import RepositoryCorrupt
+from lambdaver.storage.fileutil import fsync_dir, sync_filesystem
 from lambdaver.storage.hashing import sha256
 
 CHUNK = 1 << 20
@@ -21,10 +22,14 @@ SMALL = 4 << 20
 
 
 class ObjectStore:
+    #: Up to this many new objects are made durable one by one; more, with one syncfs.
+    FSYNC_EACH_MAX = 64
+
     def __init__(self, root: Path, tmp: Path) -> None:
         self.root = root
         self.tmp = tmp
         self._dirs: set[str] = set()
+        self._written: list[str] = []
 
     def path(self, hexdigest: str) -> Path:
         return self.root / hexdigest[:2] / hexdigest[2:]
@@ -50,6 +55,7 @@ class ObjectStore:
             os.unlink(tmpname)
         else:
             os.replace(tmpname, final)
+            self._written.append(final)
 
     def _put_raw(self, data: bytes | memoryview, hexdigest: str) -> None:
         """Write an object whose name is known: a temporary file beside its final name,
@@ -67,10 +73,29 @@ class ObjectStore:
             finally:
                 os.close(fd)
             os.replace(name, final)
+            self._written.append(final)
         except BaseException:
             with contextlib.suppress(OSError):
                 os.unlink(name)
             raise
+
+    def sync(self) -> None:
+        """Make every object written since the last sync durable: a few are fsync'ed one
+        by one (with their directories); many, with one ``syncfs`` of the filesystem."""
+        written, self._written = self._written, []
+        if not written:
+            return
+        if len(written) > self.FSYNC_EACH_MAX:
+            sync_filesystem(self.root)
+            return
+        for path in written:
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        for directory in {os.path.dirname(p) for p in written}:
+            fsync_dir(Path(directory))
 
     def put_bytes(self, data: bytes, *, compress: bool = False) -> str:
         """Store ``data``; return its sha256 hex.  No fsync: sync the filesystem after a batch."""
