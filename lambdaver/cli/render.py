@@ -13,7 +13,15 @@ from typing import IO, Any
 # Preferred columns for list results in table output (others are left out of the table
 # to keep it readable; json and text always carry every field).
 TABLE_COLUMNS = {
-    "Versions": ["Version", "Aliases", "Description", "CodeSha256", "CodeSize", "LastModified"],
+    "Versions": [
+        "Version",
+        "Aliases",
+        "Description",
+        "CodeSize",
+        "MemorySize",
+        "Timeout",
+        "LastModified",
+    ],
     "Aliases": ["Name", "FunctionVersion", "RoutingConfig", "Description", "RevisionId"],
     "History": ["ChangedAt", "Change", "FunctionVersion", "RoutingConfig", "Description"],
     "Files": ["Path", "Mode", "Size", "Sha256"],
