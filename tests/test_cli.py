@@ -137,3 +137,15 @@ def test_lazy_verb_table_matches_the_modules() -> None:
         group = click.Group()
         importlib.import_module(module).register(group)
         assert sorted(group.commands) == sorted(verbs), module
+
+
+def test_table_output_fits_80_columns_and_shows_empty_listings(fn: Fn) -> None:
+    fn.ok("config", "set", "--description", "a fairly long description of this function")
+    fn.publish()
+    r = run_cli("-C", str(fn.root), "versions", "list", "--output", "table", env={"COLUMNS": "80"})
+    lines = r.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    assert any("LastModified" in line for line in lines)
+    assert any("+0000" in line for line in lines)  # timestamps are never folded
+    r = run_cli("-C", str(fn.root), "alias", "list", "--output", "table", env={"COLUMNS": "80"})
+    assert "FunctionVersion" in r.stdout

@@ -13,15 +13,7 @@ from typing import IO, Any
 # Preferred columns for list results in table output (others are left out of the table
 # to keep it readable; json and text always carry every field).
 TABLE_COLUMNS = {
-    "Versions": [
-        "Version",
-        "Aliases",
-        "Description",
-        "CodeSize",
-        "MemorySize",
-        "Timeout",
-        "LastModified",
-    ],
+    "Versions": ["Version", "Aliases", "Description", "CodeSize", "LastModified"],
     "Aliases": ["Name", "FunctionVersion", "RoutingConfig", "Description", "RevisionId"],
     "History": ["ChangedAt", "Change", "FunctionVersion", "RoutingConfig", "Description"],
     "Files": ["Path", "Mode", "Size", "Sha256"],
@@ -153,12 +145,14 @@ def render_table(result: Any, title: str, stream: IO[str]) -> None:
                 t.add_row(_cell(r))
             return t
         present = [k for r in rows for k in r]
-        cols = [c for c in TABLE_COLUMNS.get(name, []) if c in present]
+        preferred = TABLE_COLUMNS.get(name, [])
+        cols = [c for c in preferred if c in present] if rows else list(preferred)
         if not cols:
-            cols = list(dict.fromkeys(present))
+            cols = list(dict.fromkeys(present)) or ["(none)"]
         t = Table(title=name, box=box.SQUARE)
         for c in cols:
-            t.add_column(c, overflow="fold")
+            wrap = c in ("Description", "Aliases", "Path", "RoutingConfig")
+            t.add_column(c, overflow="fold", no_wrap=not wrap)
         for r in rows:
             t.add_row(*(_cell(r.get(c)) for c in cols))
         return t
@@ -169,11 +163,11 @@ def render_table(result: Any, title: str, stream: IO[str]) -> None:
     if not isinstance(result, dict):
         console.print(_cell(result))
         return
-    scalars = {
-        k: v
-        for k, v in result.items()
-        if not (isinstance(v, list) and v and isinstance(v[0], dict))
-    }
+
+    def is_rows(k: str, v: Any) -> bool:  # a list of records, or an empty known listing
+        return isinstance(v, list) and (isinstance(v[0], dict) if v else k in TABLE_COLUMNS)
+
+    scalars = {k: v for k, v in result.items() if not is_rows(k, v)}
     lists = {k: v for k, v in result.items() if k not in scalars}
     if scalars:
         t = Table(title=title, box=box.SQUARE, show_header=False)
