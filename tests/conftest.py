@@ -42,6 +42,7 @@ def run_cli(
     boundary), capturing stdout and stderr separately."""
     runner = CliRunner()
     code = 0
+    cwd = os.getcwd()  # -C changes directory, as it does in a real process
     with runner.isolation(input=input, env={"NO_COLOR": "1", "COLUMNS": "120", **(env or {})}) as (
         out,
         err,
@@ -51,6 +52,8 @@ def run_cli(
             main(list(args))
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else 1
+        finally:
+            os.chdir(cwd)
     return Result(code, out.getvalue().decode(), err.getvalue().decode())
 
 

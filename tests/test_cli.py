@@ -149,3 +149,19 @@ def test_table_output_fits_80_columns_and_shows_empty_listings(fn: Fn) -> None:
     assert any("+0000" in line for line in lines)  # timestamps are never folded
     r = run_cli("-C", str(fn.root), "alias", "list", "--output", "table", env={"COLUMNS": "80"})
     assert "FunctionVersion" in r.stdout
+
+
+def test_dash_c_makes_relative_paths_relative_to_dir(fn: Fn, tmp_path, monkeypatch) -> None:
+    """`-C DIR` is "run as if started in DIR", as with git: OUTFILE and file:// too."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    fn.write("event.json", '{"k": 1}')
+    fn.write("app.py", "def handler(e, c):\n    return e\n")
+    r = run_cli("-C", str(fn.root), "invoke", "--payload", "file://event.json", "out.json")
+    assert r.exit_code == 0, r
+    assert (fn.root / "out.json").read_text() == '{"k": 1}'
+    assert not (elsewhere / "out.json").exists()
+    r = run_cli("-C", str(tmp_path / "missing"), "status")
+    assert r.exit_code == 2
+    assert "is not a directory (No such file or directory)" in r.stderr

@@ -33,7 +33,6 @@ class App:
     """Built once per run and passed on ``ctx.obj``."""
 
     def __init__(self) -> None:
-        self.directory: Path | None = None
         self.output: str | None = None
         self.query: str | None = None
         self.function_name: str | None = None
@@ -42,7 +41,7 @@ class App:
 
     @property
     def cwd(self) -> Path:
-        return self.directory if self.directory is not None else Path.cwd()
+        return Path.cwd()  # -C has already changed to its directory
 
     @property
     def settings(self) -> Any:
@@ -113,11 +112,12 @@ def _set(attr: str) -> Callable[[click.Context, click.Parameter, Any], None]:
         if value is None or value is False:
             return
         app = get_app()
-        if attr == "directory":
-            path = Path(value)
-            if not path.is_dir():
-                raise click.BadParameter(f"'{value}' is not a directory", ctx, param)
-            value = path.absolute()
+        if attr == "directory":  # like git -C: every relative path is then DIR's
+            try:
+                os.chdir(value)
+            except OSError as exc:
+                raise click.BadParameter(f"'{value}' is not a directory ({exc.strerror})") from exc
+            return
         if attr == "query":
             import jmespath
             from jmespath.exceptions import JMESPathError
