@@ -165,3 +165,27 @@ def test_dash_c_makes_relative_paths_relative_to_dir(fn: Fn, tmp_path, monkeypat
     r = run_cli("-C", str(tmp_path / "missing"), "status")
     assert r.exit_code == 2
     assert "is not a directory (No such file or directory)" in r.stderr
+
+
+def test_read_verbs_keep_heavy_modules_off_the_start_up_path(fn: Fn) -> None:
+    """Start-up speed is a goal (docs/performance.md): json output of a read verb must not
+    import rich, jmespath, pathspec, tomllib, or the modules of other verbs."""
+    import subprocess
+    import sys
+    import time
+
+    time.sleep(1.1)  # files older than a second may be cached (the racy-clean rule)
+    fn.publish()
+
+    def imported(*args: str) -> set[str]:
+        r = subprocess.run(
+            [sys.executable, "-X", "importtime", "-m", "lambdaver", *args, "--output", "json"],
+            cwd=fn.root, capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        return {line.rsplit("|", 1)[-1].strip() for line in r.stderr.splitlines() if "|" in line}
+
+    heavy = {"rich", "jmespath", "pathspec", "tomllib", "concurrent.futures",
+             "lambdaver.service.lifecycle", "lambdaver.service.code", "lambdaver.runtime",
+             "lambdaver.service.aliases", "click.shell_completion"}  # fmt: skip
+    assert imported("versions", "list") & heavy == set()  # hashes $LATEST: hashlib is needed
+    assert imported("config", "show", "--qualifier", "1") & (heavy | {"hashlib"}) == set()

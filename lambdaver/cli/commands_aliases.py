@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from lambdaver.cli.app import App, Verb, VerbGroup, epilog, get_app
+from lambdaver.cli.completion import complete_aliases, complete_targets, complete_versions
 
 ROUTING_HELP = (
     'JSON {"AdditionalVersionWeights": {"2": 0.1}}, the aws shorthand '
@@ -83,7 +84,13 @@ def register(cli: click.Group) -> None:
         ),
     )
     @click.argument("name")
-    @click.option("--version", "version", required=True, help="$LATEST or a version number.")
+    @click.option(
+        "--version",
+        "version",
+        required=True,
+        help="$LATEST or a version number.",
+        shell_complete=complete_targets,
+    )
     @click.option("--description", help="The alias's description.")
     @_routing_options
     def alias_create(
@@ -108,8 +115,13 @@ def register(cli: click.Group) -> None:
             "lambdaver alias update prod --routing-config '{}'        # clear the weights",
         ),
     )
-    @click.argument("name")
-    @click.option("--version", "version", help="$LATEST or a version number (default: kept).")
+    @click.argument("name", shell_complete=complete_aliases)
+    @click.option(
+        "--version",
+        "version",
+        help="$LATEST or a version number (default: kept).",
+        shell_complete=complete_targets,
+    )
     @click.option("--description", help="The alias's description (default: kept).")
     @_routing_options
     @click.option("--revision-id", help=REVISION_HELP)
@@ -136,7 +148,7 @@ def register(cli: click.Group) -> None:
         )
 
     @alias.command("get", operation="GetAlias", epilog=epilog("lambdaver alias get prod"))
-    @click.argument("name")
+    @click.argument("name", shell_complete=complete_aliases)
     def alias_get(name: str) -> None:
         """Show alias NAME."""
         app = get_app()
@@ -147,14 +159,19 @@ def register(cli: click.Group) -> None:
         operation="ListAliases",
         epilog=epilog("lambdaver alias list", "lambdaver alias list --version 2"),
     )
-    @click.option("--version", "version", help="Only aliases whose primary version is this.")
+    @click.option(
+        "--version",
+        "version",
+        help="Only aliases whose primary version is this.",
+        shell_complete=complete_targets,
+    )
     def alias_list(version: str | None) -> None:
         """All aliases, by name."""
         app = get_app()
         app.emit(svc.list_aliases(_repo(app), version))
 
     @alias.command("delete", operation="DeleteAlias", epilog=epilog("lambdaver alias delete prod"))
-    @click.argument("name")
+    @click.argument("name", shell_complete=complete_aliases)
     def alias_delete(name: str) -> None:
         """Delete alias NAME and its history (its versions stay).  A missing alias is not
         an error.  Prints nothing."""
@@ -170,7 +187,7 @@ def register(cli: click.Group) -> None:
             " --output text",
         ),
     )
-    @click.argument("name")
+    @click.argument("name", shell_complete=complete_aliases)
     def alias_history(name: str) -> None:
         """Every state alias NAME has had, newest first, with ChangedAt and Change."""
         app = get_app()
@@ -187,8 +204,12 @@ def register(cli: click.Group) -> None:
             "lambdaver rollback prod --to-version 3   # point prod at 3, no weights",
         ),
     )
-    @click.argument("name", metavar="ALIAS")
-    @click.option("--to-version", help="Point the alias at this version, with no weights.")
+    @click.argument("name", metavar="ALIAS", shell_complete=complete_aliases)
+    @click.option(
+        "--to-version",
+        help="Point the alias at this version, with no weights.",
+        shell_complete=complete_versions,
+    )
     @click.option("--revision-id", help=REVISION_HELP)
     def rollback(name: str, to_version: str | None, revision_id: str | None) -> None:
         """Undo ALIAS's latest change: restore its previous version, weights and
@@ -202,8 +223,8 @@ def register(cli: click.Group) -> None:
         operation="PromoteAlias",
         epilog=epilog("lambdaver promote dev qa", "lambdaver promote qa prod"),
     )
-    @click.argument("source")
-    @click.argument("target")
+    @click.argument("source", shell_complete=complete_aliases)
+    @click.argument("target", shell_complete=complete_aliases)
     @click.option("--description", help="TARGET's description (default: kept; new: empty).")
     @click.option("--revision-id", help="Only if TARGET exists with this RevisionId.")
     def promote(source: str, target: str, description: str | None, revision_id: str | None) -> None:

@@ -11,6 +11,8 @@ from typing import Any
 import click
 
 from lambdaver.cli.app import Verb, VerbGroup, epilog, get_app
+from lambdaver.cli.completion import complete_qualifiers as qualifiers
+from lambdaver.cli.completion import complete_versions
 
 MEMORY = click.IntRange(min=None)  # AWS's range is checked by the service, in AWS's words
 
@@ -120,7 +122,9 @@ def register(cli: click.Group) -> None:
         operation="GetFunctionConfiguration",
         epilog=epilog("lambdaver config show", "lambdaver config show --qualifier prod"),
     )
-    @click.option("--qualifier", help="$LATEST, a version number or an alias.")
+    @click.option(
+        "--qualifier", help="$LATEST, a version number or an alias.", shell_complete=qualifiers
+    )
     def config_show(qualifier: str | None) -> None:
         """Configuration of $LATEST, a version, or an alias's version."""
         app = get_app()
@@ -253,6 +257,10 @@ def register(cli: click.Group) -> None:
     def versions() -> None:
         """List, show and delete published versions."""
 
+    from lambdaver.cli.commands_lifecycle import add_prune
+
+    add_prune(versions)
+
     @versions.command(
         "list",
         operation="ListVersionsByFunction",
@@ -277,14 +285,16 @@ def register(cli: click.Group) -> None:
         operation="GetFunction",
         epilog=epilog("lambdaver versions show 1", "lambdaver versions show prod --output json"),
     )
-    @click.argument("qualifier")
+    @click.argument("qualifier", shell_complete=qualifiers)
     def versions_show(qualifier: str) -> None:
         """One version's configuration, aliases and file listing (Q: $LATEST, N or alias)."""
         app = get_app()
         app.emit(svc.show_version(app.repo(), app.qualifier(qualifier) or "$LATEST"))
 
     @cli.command("get-function", cls=Verb, epilog=epilog("lambdaver get-function --qualifier 2"))
-    @click.option("--qualifier", help="$LATEST, a version number or an alias.")
+    @click.option(
+        "--qualifier", help="$LATEST, a version number or an alias.", shell_complete=qualifiers
+    )
     def get_function(qualifier: str | None) -> None:
         """A version's configuration, aliases and files (aws spelling of versions show)."""
         app = get_app()
@@ -295,7 +305,7 @@ def register(cli: click.Group) -> None:
         operation="DeleteFunction",
         epilog=epilog("lambdaver versions delete 1"),
     )
-    @click.argument("number")
+    @click.argument("number", shell_complete=complete_versions)
     def versions_delete(number: str) -> None:
         """Delete one version (refused while an alias uses it).  Prints nothing."""
         app = get_app()
@@ -306,7 +316,9 @@ def register(cli: click.Group) -> None:
         cls=Verb,
         epilog=epilog("lambdaver delete-function --qualifier 3"),
     )
-    @click.option("--qualifier", help="The version number to delete.")
+    @click.option(
+        "--qualifier", help="The version number to delete.", shell_complete=complete_versions
+    )
     def delete_function(qualifier: str | None) -> None:
         """Delete one version (aws spelling).  Deleting the whole function is not offered:
         remove the .lambdaver directory for that."""

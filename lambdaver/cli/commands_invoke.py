@@ -7,6 +7,7 @@ import sys
 import click
 
 from lambdaver.cli.app import CURRENT, Verb, epilog, get_app
+from lambdaver.cli.completion import complete_qualifiers
 
 INVOKE_STATUSES = (
     "Exit statuses: 0 the function succeeded; 1 it returned a function error;\n"
@@ -29,7 +30,11 @@ def register(cli: click.Group) -> None:
         ),
     )
     @click.argument("outfile", required=False, metavar="[OUTFILE]")
-    @click.option("--qualifier", help="$LATEST, a version number or an alias (default: $LATEST).")
+    @click.option(
+        "--qualifier",
+        help="$LATEST, a version number or an alias (default: $LATEST).",
+        shell_complete=complete_qualifiers,
+    )
     @click.option("--payload", help="JSON event: the JSON itself, file://PATH, or - for stdin.")
     @click.option(
         "--log-type",
@@ -102,6 +107,7 @@ def register(cli: click.Group) -> None:
     @click.option(
         "--qualifier",
         help="A version ($LATEST, N): what it ran; an alias: what was invoked through it.",
+        shell_complete=complete_qualifiers,
     )
     @click.option("--tail", type=click.IntRange(min=0), help="Only the last N invocations.")
     @click.option("--request-id", help="Only this invocation.")
@@ -126,7 +132,11 @@ def register(cli: click.Group) -> None:
         operation="GetMetrics",
         epilog=epilog("lambdaver metrics", "lambdaver metrics --qualifier prod --output json"),
     )
-    @click.option("--qualifier", help="A version ($LATEST, N) or an alias.")
+    @click.option(
+        "--qualifier",
+        help="A version ($LATEST, N) or an alias.",
+        shell_complete=complete_qualifiers,
+    )
     def metrics(qualifier: str | None) -> None:
         """Invocations, errors, timeouts and p50/p95/max duration per executed version."""
         app = get_app()

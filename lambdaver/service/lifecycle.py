@@ -1,0 +1,561 @@
+"""The life cycle of versions and of the store: prune, gc, fsck.
+
+- :func:`prune` deletes old versions (refs only), never one that is pinned: used by an alias
+  (primary or weighted), reached by an alias's recent history, among the ``keep`` newest,
+  younger than ``older_than_days``, or the newest of all.  One lock hold; the plan is made
+  again inside the one transaction that deletes, so what it deletes was unpinned at commit.
+- :func:`gc` deletes the objects no version references and the leftovers of interrupted
+  commands, when they are older than a grace period; it prunes the stat cache of the blobs
+  it deletes (FORMAT.md invariant 7).  It holds the repository lock, so it never runs
+  beside a publish.
+- :func:`fsck` re-hashes every object and checks invariants 2-7 of FORMAT.md.  Read-only.
+
+See docs/lifecycle.md for the choices and docs/FORMAT.md ("Life cycle") for how they keep
+the invariants.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import marshal
+import os
+import re
+import shutil
+import sqlite3
+import time
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from lambdaver.errors import LambdaverError, RepositoryCorrupt
+from lambdaver.model.names import LATEST
+from lambdaver.model.policy import GRACE_SECONDS, HISTORY_DEPTH
+from lambdaver.model.records import AliasState, VersionRecord
+from lambdaver.model.routing import validate_routing
+from lambdaver.service.functions import ALIASES, VERSION_COUNTER, VERSIONS
+from lambdaver.service.repository import Repository, code_sha256_of
+from lambdaver.storage.fileutil import atomic_write
+from lambdaver.storage.hashing import sha256
+from lambdaver.storage.tree import StatCache, manifest_from_bytes
+
+__all__ = ["GRACE_SECONDS", "HISTORY_DEPTH", "fsck", "gc", "prune"]
+
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+_HEX62 = re.compile(r"[0-9a-f]{62}")
+_HEX2 = re.compile(r"[0-9a-f]{2}")
+_AWS_TIME = "%Y-%m-%dT%H:%M:%S.%f%z"
+
+
+# --- prune ---------------------------------------------------------------------------------
+
+
+def _alias_states(repo: Repository) -> list[AliasState]:
+    return [AliasState.from_json(raw) for _name, raw in repo.meta.items(ALIASES)]
+
+
+def _history_states(repo: Repository, name: str, depth: int) -> list[AliasState]:
+    """The alias's last ``depth`` states, the current one included: its ``depth`` newest
+    log entries, and the newest entry with its ``depth - 1`` ancestors (the states that
+    successive rollbacks restore, which may be older than the newest entries)."""
+    if depth <= 0:
+        return []
+    log = repo.meta.log(ALIASES, name)
+    chosen = {e.id: e for e in log[:depth]}
+    by_id = {e.id: e for e in log}
+    entry = log[0] if log else None
+    for _ in range(depth - 1):
+        if entry is None or entry.parent is None:
+            break
+        entry = by_id.get(entry.parent) or repo.meta.log_entry(entry.parent)
+        if entry is not None:
+            chosen[entry.id] = entry
+    states = []
+    for e in chosen.values():
+        if e.value is None:
+            continue
+        with contextlib.suppress(ValueError, KeyError, TypeError):
+            states.append(AliasState.from_json(e.value))
+    return states
+
+
+def _pins(
+    repo: Repository,
+    versions: list[tuple[str, str]],
+    *,
+    keep: int,
+    older_than_days: float | None,
+    history_depth: int,
+) -> dict[str, list[str]]:
+    """What pins each version (``versions``: ``(number, record)`` in ascending order):
+    ``{number: [reasons]}``, an empty list when nothing does."""
+    numbers = [n for n, _raw in versions]
+    pins: dict[str, list[str]] = {n: [] for n in numbers}
+    aliases = _alias_states(repo)
+    for a in aliases:
+        if a.version in pins:
+            pins[a.version].append(f"alias {a.name}")
+        for v in a.weights:
+            if v in pins:
+                pins[v].append(f"alias {a.name} (weighted)")
+    for a in aliases:
+        current = {a.version, *a.weights}
+        reached: set[str] = set()
+        for state in _history_states(repo, a.name, history_depth):
+            reached.update({state.version, *state.weights})
+        for v in sorted(reached - current, key=_numeric):
+            if v in pins:
+                pins[v].append(f"history of {a.name}")
+    for n in numbers[-keep:] if keep > 0 else []:
+        pins[n].append(f"--keep {keep}")
+    if older_than_days is not None:
+        cutoff_ns = repo.clock() - int(older_than_days * 86_400 * 1e9)
+        for n, raw in versions:
+            if _time_ns(VersionRecord.from_json(raw).last_modified) > cutoff_ns:
+                pins[n].append(f"newer than {_days(older_than_days)} days")
+    if numbers:
+        pins[numbers[-1]].append("newest")
+    return pins
+
+
+def _numeric(v: str) -> tuple[int, str]:
+    return (int(v), v) if v.isdigit() else (-1, v)
+
+
+def _days(days: float) -> str:
+    return str(int(days)) if float(days).is_integer() else repr(float(days))
+
+
+def _time_ns(aws: str) -> int:
+    return int(datetime.strptime(aws, _AWS_TIME).timestamp() * 1e9)
+
+
+def _plan(
+    repo: Repository, *, keep: int, older_than_days: float | None, history_depth: int
+) -> tuple[list[str], dict[str, list[str]]]:
+    versions = repo.meta.items(VERSIONS, numeric=True)
+    pins = _pins(
+        repo, versions, keep=keep, older_than_days=older_than_days, history_depth=history_depth
+    )
+    return [n for n, p in pins.items() if not p], {n: p for n, p in pins.items() if p}
+
+
+def prune(
+    repo: Repository,
+    *,
+    keep: int,
+    older_than_days: float | None = None,
+    history_depth: int = HISTORY_DEPTH,
+    dry_run: bool = False,
+) -> dict[str, Any]:
+    """``versions prune``: delete the versions nothing pins.  Deletes refs only; the objects
+    they alone used are collected by :func:`gc`."""
+
+    def plan() -> tuple[list[str], dict[str, list[str]]]:
+        return _plan(repo, keep=keep, older_than_days=older_than_days, history_depth=history_depth)
+
+    if dry_run:
+        doomed, kept = plan()
+    else:
+        with repo.lock.held():
+            doomed, kept = plan()
+            if doomed:
+                with repo.meta.transaction():
+                    doomed, kept = plan()  # again, inside the transaction that deletes
+                    for number in doomed:
+                        repo.meta.remove(VERSIONS, number)
+    return {
+        "Deleted": doomed,
+        "Kept": [{"Version": n, "PinnedBy": p} for n, p in kept.items()],
+    }
+
+
+# --- gc ------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Sweep:
+    now: float
+    grace: float
+    dry_run: bool
+    objects: int = 0
+    temporaries: int = 0
+    freed: int = 0
+
+    def old(self, st: os.stat_result) -> bool:
+        return self.now - st.st_mtime > self.grace
+
+    def remove(self, path: Path, *, temporary: bool = True, count: bool = True) -> None:
+        """Remove ``path`` (a file or a whole directory) if it is older than the grace period."""
+        try:
+            st = path.lstat()
+        except FileNotFoundError:
+            return
+        if not self.old(st):
+            return
+        size = _size(path, st)
+        if not self.dry_run:
+            try:
+                if path.is_dir() and not path.is_symlink():
+                    _rmtree(path)
+                else:
+                    path.unlink()
+            except FileNotFoundError:
+                return
+        self.freed += size
+        if count:
+            if temporary:
+                self.temporaries += 1
+            else:
+                self.objects += 1
+
+
+def _size(path: Path, st: os.stat_result) -> int:
+    if not path.is_dir() or path.is_symlink():
+        return st.st_size
+    total = 0
+    for dirpath, _dirs, files in os.walk(path):
+        for f in files:
+            with contextlib.suppress(OSError):
+                total += Path(dirpath, f).lstat().st_size
+    return total
+
+
+def _rmtree(path: Path) -> None:
+    """Remove a tree, read-only materialisations included (their directories are writable,
+    so a plain rmtree works; make sure of it for ones a crash left half-made)."""
+    with contextlib.suppress(OSError):
+        for dirpath, _dirs, _files in os.walk(path):
+            Path(dirpath).chmod(0o755)
+    shutil.rmtree(path)
+
+
+def referenced(repo: Repository) -> tuple[set[str], set[str]]:
+    """``(objects, trees)``: every object some version references (record, tree,
+    configuration, and every blob of every tree), and the version trees."""
+    objects: set[str] = set()
+    trees: set[str] = set()
+    for _number, raw in repo.meta.items(VERSIONS, numeric=True):
+        rec = VersionRecord.from_json(raw)
+        objects.update({sha256(raw.encode()).hexdigest(), rec.tree, rec.config_hash})
+        if rec.tree not in trees:
+            trees.add(rec.tree)
+            for _path, _mode, _size, digest in manifest_from_bytes(
+                repo.store.get_bytes(rec.tree, compressed=True)
+            ):
+                objects.add(digest)
+    return objects, trees
+
+
+def _children(directory: Path) -> list[Path]:
+    try:
+        return sorted(directory.iterdir())
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+
+
+def gc(repo: Repository, *, grace: float = GRACE_SECONDS, dry_run: bool = False) -> dict[str, Any]:
+    """Delete unreferenced objects and leftovers older than ``grace`` seconds."""
+    with repo.lock.held():
+        keep, trees = referenced(repo)
+        latest = _latest_roots(repo)
+        if latest is not None:
+            keep |= latest[0]
+            trees.add(latest[1])
+        sweep = _Sweep(now=time.time(), grace=grace, dry_run=dry_run)
+        fans = [
+            fan
+            for fan in _children(repo.dot / "objects")
+            if fan.is_dir() and _HEX2.fullmatch(fan.name)
+        ]
+        doomed: list[Path] = []
+        for fan in fans:
+            for obj in _children(fan):
+                if ".tmp." in obj.name:
+                    sweep.remove(obj)
+                elif _HEX62.fullmatch(obj.name) and fan.name + obj.name not in keep:
+                    with contextlib.suppress(FileNotFoundError):
+                        if sweep.old(obj.lstat()):
+                            doomed.append(obj)
+        if doomed and not dry_run:
+            # Invariant 7, and crash-safe: the stat cache forgets the blobs first, then
+            # they go.  A crash in between costs a re-hash, never a missing blob.
+            _prune_index(repo.dot / "index", {p.parent.name + p.name for p in doomed})
+        for obj in doomed:
+            sweep.remove(obj, temporary=False)
+        for leftover in _children(repo.dot / "tmp"):
+            sweep.remove(leftover)
+        for directory, pattern in (
+            (repo.root, re.compile(r"\.lambdaver\.tmp\.\d+|\.lambdaver\.toml\.tmp\..+")),
+            (repo.dot, re.compile(r"\..+\.tmp\..+")),
+            (repo.dot / "cache", re.compile(r"\..+\.tmp\..+")),
+        ):
+            for leftover in _children(directory):
+                if pattern.fullmatch(leftover.name):
+                    sweep.remove(leftover)
+        for entry in _children(repo.dot / "cache" / "run"):
+            key, rest = entry.name[:64], entry.name[64:]
+            if not _HEX64.fullmatch(key):
+                continue
+            if rest.startswith((".tmp.", ".stale.")) or re.fullmatch(r"\.stat\.json\..+", rest):
+                sweep.remove(entry)
+            elif key not in trees:
+                sweep.remove(entry, count=rest == "")
+    return {
+        "ObjectsRemoved": sweep.objects,
+        "BytesFreed": sweep.freed,
+        "TemporariesRemoved": sweep.temporaries,
+    }
+
+
+def _latest_roots(repo: Repository) -> tuple[set[str], str] | None:
+    """``(blobs, tree)`` of ``$LATEST`` as the working directory is now, or None when it
+    cannot be scanned.  gc keeps them, so that an invoke of ``$LATEST`` that found its blobs
+    already stored (and so did not rewrite them) never loses them, nor the directory it
+    runs from, to a gc that starts between its scan and its run."""
+    try:
+        state = repo.scan_latest()
+    except (LambdaverError, OSError):
+        return None
+    return {m[3] for m in state.manifest}, state.tree
+
+
+def _prune_index(path: Path, deleted: set[str]) -> None:
+    """Invariant 7: drop the stat cache's entries that name a deleted blob (the cache
+    would otherwise vouch for a blob that is gone, and publish would skip storing it)."""
+    cache = StatCache(path)
+    kept = {p: e for p, e in cache.entries.items() if e[-1] not in deleted}
+    if len(kept) != len(cache.entries):
+        atomic_write(path, marshal.dumps((StatCache.FORMAT, kept)))
+
+
+# --- fsck ----------------------------------------------------------------------------------
+
+_COMPRESSED = ("tree", "configuration", "record")
+
+
+@dataclass
+class _Fsck:
+    problems: list[dict[str, Any]] = field(default_factory=list)
+    checked: int = 0
+
+    def add(self, kind: str, message: str, **where: str) -> None:
+        self.problems.append({"Kind": kind, **where, "Message": message})
+
+
+def _objects_on_disk(objects_dir: Path) -> Iterator[tuple[str | None, Path]]:
+    """``(digest or None for a stray file, path)`` of every file under ``objects/``,
+    leaving out the temporaries of interrupted writes."""
+    for fan in _children(objects_dir):
+        if not fan.is_dir():
+            yield None, fan
+            continue
+        for obj in _children(fan):
+            if ".tmp." in obj.name:
+                continue
+            ok = _HEX2.fullmatch(fan.name) and _HEX62.fullmatch(obj.name) and obj.is_file()
+            yield (fan.name + obj.name if ok else None), obj
+
+
+def _valid_compressed(path: Path, digest: str) -> bool:
+    try:
+        return sha256(zlib.decompress(path.read_bytes())).hexdigest() == digest
+    except (OSError, zlib.error):
+        return False
+
+
+def fsck(repo: Repository) -> dict[str, Any]:
+    """Check every object and the invariants of FORMAT.md; change nothing."""
+    f = _Fsck()
+    meta = repo.meta
+    try:
+        rows = meta.conn.execute("PRAGMA quick_check").fetchall()
+        if [tuple(r) for r in rows] != [("ok",)]:
+            f.add("Metadata", "; ".join(str(r[0]) for r in rows), Path="meta.sqlite")
+        versions = meta.items(VERSIONS, numeric=True)
+        alias_rows = meta.items(ALIASES)
+        counter = meta.counter(VERSION_COUNTER)
+    except sqlite3.DatabaseError as exc:
+        f.add("Metadata", f"meta.sqlite cannot be read: {exc}", Path="meta.sqlite")
+        return {"Problems": f.problems, "ObjectsChecked": 0}
+
+    # Which objects the versions reference, and as what (invariant 2).
+    # digest -> {"tree of", "blob of app.py in", ...: [the versions that refer to it]}
+    roles: dict[str, dict[str, list[str]]] = {}
+    records: dict[str, VersionRecord] = {}
+    for number, raw in versions:
+        try:
+            rec = VersionRecord.from_json(raw)
+        except (ValueError, KeyError, TypeError) as exc:
+            f.add(
+                "BadVersionRecord",
+                f"Version {number}'s record cannot be read: {exc}",
+                Version=number,
+            )
+            continue
+        records[number] = rec
+        for problem in _record_problems(number, rec):
+            f.add("BadVersionRecord", problem, Version=number)
+        record_obj = sha256(raw.encode()).hexdigest()
+        for role, obj in (
+            ("record", record_obj),
+            ("tree", rec.tree),
+            ("configuration", rec.config_hash),
+        ):
+            roles.setdefault(obj, {}).setdefault(f"{role} of", []).append(number)
+    store = repo.store
+    manifests: dict[str, list[tuple[str, str, int, str]]] = {}
+    for number, rec in records.items():
+        if rec.tree not in manifests:
+            try:
+                manifests[rec.tree] = manifest_from_bytes(
+                    store.get_bytes(rec.tree, compressed=True)
+                )
+            except (RepositoryCorrupt, ValueError, KeyError, TypeError):
+                continue  # reported below, as a missing or corrupt object
+        manifest = manifests[rec.tree]
+        for path, _mode, _size, blob in manifest:
+            roles.setdefault(blob, {}).setdefault(f"blob of {path} in", []).append(number)
+        if sum(m[2] for m in manifest) != rec.code_size:
+            f.add(
+                "BadVersionRecord",
+                f"Version {number}'s CodeSize differs from its tree",
+                Version=number,
+            )
+        try:
+            config = store.get_bytes(rec.config_hash, compressed=True)
+        except RepositoryCorrupt:
+            continue  # reported below, as a missing or corrupt object
+        if config != rec.config.canonical_bytes():
+            f.add(
+                "BadVersionRecord",
+                f"Version {number}'s configuration differs from its configuration record",
+                Version=number,
+            )
+
+    # Every object on disk, re-hashed (invariant 1).
+    on_disk: set[str] = set()
+    for digest, obj_path in _objects_on_disk(repo.dot / "objects"):
+        rel = str(obj_path.relative_to(repo.dot))
+        if digest is None:
+            f.add("StrayFile", f"{rel} is not an object", Path=rel)
+            continue
+        on_disk.add(digest)
+        f.checked += 1
+        kinds = {label.split()[0] for label in roles.get(digest, {})}
+        if kinds & set(_COMPRESSED):
+            ok = _valid_compressed(obj_path, digest)
+        elif kinds:
+            ok = store.verify_blob(digest)
+        else:  # unreferenced: either form will do
+            ok = store.verify_blob(digest) or _valid_compressed(obj_path, digest)
+        if not ok:
+            f.add(
+                "CorruptObject",
+                f"Object {digest} fails its hash check" + _users(roles, digest),
+                Object=digest,
+            )
+    for digest in sorted(set(roles) - on_disk):
+        f.add("MissingObject", f"Object {digest} is missing" + _users(roles, digest), Object=digest)
+
+    # The version counter (invariant 3).
+    highest = max((int(n) for n in records), default=0)
+    if counter < highest:
+        f.add(
+            "Counter",
+            f"The version counter is {counter} but version {highest} exists",
+            Version=str(highest),
+        )
+
+    # Aliases (invariants 4 and 6).
+    for name, raw in alias_rows:
+        _check_alias(repo, f, name, raw, set(records))
+
+    # The stat cache (invariant 7).
+    index = StatCache(repo.dot / "index")
+    for path, entry in sorted(index.entries.items()):
+        digest = str(entry[-1])
+        if digest not in on_disk:
+            f.add(
+                "StaleIndex",
+                f"The stat cache names blob {digest} ({path}), which is not stored",
+                Object=digest,
+            )
+    return {"Problems": f.problems, "ObjectsChecked": f.checked}
+
+
+def _users(roles: dict[str, dict[str, list[str]]], digest: str) -> str:
+    """`` (blob of app.py in versions 1, 2; ...)``: what refers to an object."""
+    uses = list(roles.get(digest, {}).items())
+    if not uses:
+        return " (referenced by no version)"
+    shown = "; ".join(
+        f"{label} version {vs[0]}" if len(vs) == 1 else f"{label} versions {', '.join(vs)}"
+        for label, vs in uses[:3]
+    )
+    more = f"; and {len(uses) - 3} more" if len(uses) > 3 else ""
+    return f" ({shown}{more})"
+
+
+def _record_problems(number: str, rec: VersionRecord) -> list[str]:
+    out = []
+    if rec.version != number:
+        out.append(f"Ref versions/{number} holds the record of version {rec.version}")
+    if rec.code_sha256 != code_sha256_of(rec.tree):
+        out.append(f"Version {number}'s CodeSha256 does not match its tree")
+    if rec.config_hash != sha256(rec.config.canonical_bytes()).hexdigest():
+        out.append(f"Version {number}'s config_hash does not match its configuration")
+    return out
+
+
+def _check_alias(repo: Repository, f: _Fsck, name: str, raw: str, versions: set[str]) -> None:
+    try:
+        state = AliasState.from_json(raw)
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        f.add("BadAlias", f"Alias {name}'s state cannot be read: {exc}", Alias=name)
+        return
+    if state.name != name:
+        f.add("BadAlias", f"Ref aliases/{name} holds the state of alias {state.name}", Alias=name)
+    for role, version in [("points at", state.version)] + [
+        ("sends weighted traffic to", v) for v in state.weights
+    ]:
+        if version != LATEST and version not in versions:
+            f.add(
+                "DanglingAlias",
+                f"Alias {name} {role} version {version}, which does not exist",
+                Alias=name,
+            )
+    try:
+        validate_routing(state.version, state.weights)
+    except LambdaverError as exc:
+        f.add("BadRouting", f"Alias {name}'s routing breaks AWS's rules: {exc}", Alias=name)
+    for version in (state.version, *state.weights):
+        if name not in repo.meta.find(ALIASES, version):
+            f.add(
+                "AliasIndex",
+                f"Alias {name} is not indexed under version {version} (versions delete "
+                "would not see it)",
+                Alias=name,
+            )
+    head = repo.meta.log_head(ALIASES, name)
+    if head is None or head.value is None:
+        f.add("AliasHistory", f"Alias {name} has no history entry", Alias=name)
+        return
+    try:
+        logged = json.loads(head.value)
+        logged.pop("promoted_from", None)
+        same = logged == json.loads(raw)
+    except ValueError:
+        same = False
+    if not same:
+        f.add(
+            "AliasHistory",
+            f"Alias {name}'s state differs from its newest history entry ({head.id})",
+            Alias=name,
+        )
+
+
+__all__ = ["GRACE_SECONDS", "HISTORY_DEPTH", "fsck", "gc", "prune", "referenced"]
