@@ -1,9 +1,11 @@
 """Run every lambdaver benchmark and print one combined table (cited by docs/performance.md).
 
-By default: the publish benchmark on the small tree (2,000 files / 50 MiB) and the
-start-up benchmark (1,000 versions).  ``--full`` adds the large tree (20,000 files /
-500 MiB), which needs about 4 GiB of free space in the temporary directory and several
-minutes.
+By default: the publish benchmark on the small tree (2,000 files / 50 MiB), the
+start-up benchmark (1,000 versions) and the invoke benchmark (a cold invoke against its
+two parts; 200 invocations through a weighted alias).  ``--full`` adds the large tree
+(20,000 files / 500 MiB), which needs about 4 GiB of free space in the temporary
+directory and several minutes.  The scale benchmark (10,000 versions, 1,000 aliases) is
+bench_scale.py, run on its own.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from _common import machine_info, machine_line
+from bench_invoke import format_invoke, run_invoke
 from bench_publish import format_publish, run_publish
 from bench_startup import format_startup, run_startup
 
@@ -46,14 +49,17 @@ def main(argv: list[str] | None = None) -> int:
     sizes = ["small", "large"] if args.full else ["small"]
     publish = run_publish(sizes, args.repeat, workdir=args.workdir)
     startup = run_startup(args.versions, args.startup_repeat, workdir=args.workdir)
+    invoke = run_invoke(args.startup_repeat, 200)
     results: dict[str, Any] = {
         "machine": info,
         "publish": publish,
         "startup": startup,
+        "invoke": invoke,
         "seconds": time.perf_counter() - t0,
     }
 
     lines = [machine_line(info), "", *format_publish(publish), "", *format_startup(startup)]
+    lines += ["", *format_invoke(invoke)]
     lines += ["", f"(benchmarks ran in {results['seconds']:.0f}s)"]
     print("\n".join(lines))
     if args.json:
