@@ -1,3 +1,3 @@
-from lambdaver.cli.main import main
+from lambdaver.entry import main
 
 main()

@@ -281,11 +281,6 @@ runpy.run_path(script, run_name="__main__")
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: Ctrl-C while lambdaver is still loading its modules (click, before main() "
-    "runs) prints a Python traceback and dies of SIGINT, instead of exit 130 'Interrupted.'",
-)
 @pytest.mark.parametrize("module", ["click", "lambdaver.cli.app"])
 def test_ctrl_c_while_loading_exits_130_without_a_traceback(fn: Fn, module: str) -> None:
     import subprocess

@@ -73,6 +73,9 @@ def register(cli: click.Group) -> None:
         app = get_app()
         repo = app.repo()
         q = app.qualifier(qualifier)
+        to_stdout = outfile in (None, "-")
+        if not to_stdout:  # refuse a file that cannot be written before anything runs
+            _check_outfile(str(outfile))
         body = read_value(payload, binary=True) if payload is not None else b""
         assert isinstance(body, bytes)  # noqa: S101
         out = svc.invoke(
@@ -83,7 +86,6 @@ def register(cli: click.Group) -> None:
             invocation_type=invocation_type,
             routing_key=routing_key,
         )
-        to_stdout = outfile in (None, "-")
         if to_stdout:
             sys.stdout.buffer.write(out.payload + (b"\n" if out.payload else b""))
             sys.stdout.flush()
@@ -142,6 +144,20 @@ def register(cli: click.Group) -> None:
         app = get_app()
         repo = app.repo()
         app.emit(svc.metrics(repo, qualifier=app.qualifier(qualifier)))
+
+
+def _check_outfile(outfile: str) -> None:
+    from pathlib import Path
+
+    from lambdaver.errors import InvalidParameterValueException
+
+    path = Path(outfile)
+    if path.is_dir():
+        raise InvalidParameterValueException(f"Cannot write OUTFILE {outfile}: it is a directory")
+    if not path.parent.is_dir():
+        raise InvalidParameterValueException(
+            f"Cannot write OUTFILE {outfile}: no such directory {path.parent}"
+        )
 
 
 __all__ = ["CURRENT", "register"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import sys
 from typing import Any, NoReturn
 
@@ -84,6 +85,11 @@ def error_line(exc: LambdaverError) -> str:
     return f"An error occurred ({exc.code}) when calling the {op} operation: {exc.message}"
 
 
+# A failing, full, read-only or forbidden disk: a problem of the repository (exit 253).
+_REPOSITORY_ERRNOS = frozenset({errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM,
+                                errno.EDQUOT, errno.EIO})  # fmt: skip
+
+
 def handle_error(exc: BaseException) -> int:
     """The one place that turns an exception into a message on stderr and an exit status."""
     if isinstance(exc, LambdaverError):
@@ -103,7 +109,7 @@ def handle_error(exc: BaseException) -> int:
         return EXIT_INTERRUPTED
     if isinstance(exc, BrokenPipeError):
         return 0
-    if isinstance(exc, OSError) and exc.errno in (28, 30, 13, 122):  # ENOSPC EROFS EACCES EDQUOT
+    if isinstance(exc, OSError) and exc.errno in _REPOSITORY_ERRNOS:
         io = RepositoryIOError(f"{exc.strerror}: {exc.filename or ''}".rstrip(": "))
         click.echo(error_line(io), err=True)
         return EXIT_REPOSITORY

@@ -367,58 +367,79 @@ def publish(
             description, "description", "Member must have length less than or equal to 256"
         )
     with repo.lock.held():
-        cfg = repo.reload_function().config
-        chash = config_hash(cfg)
-        counter = repo.meta.counter(VERSION_COUNTER)
-        conditional = revision_id is not None or code_sha256 is not None
-        state = repo.scan_latest(store=not conditional, progress=progress)
-        if revision_id is not None:
-            current = latest_revision_id(state.tree, chash, counter)
-            if revision_id != current:
-                raise PreconditionFailedException(revision_id, current)
-        if code_sha256 is not None and code_sha256 != state.code_sha256:
-            raise InvalidParameterValueException(
-                f"CodeSHA256 ({code_sha256}) is different from current CodeSHA256 in $LATEST "
-                f"({state.code_sha256}). Please try again with the CodeSHA256 in $LATEST."
-            )
-        newest = get_version_record(repo, str(counter)) if counter else None
-        if newest is not None and newest.tree == state.tree and newest.config_hash == chash:
-            return version_configuration(repo.arns, newest)
-        if conditional:
-            state = repo.scan_latest(store=True, progress=progress)
-        number = str(counter + 1)
-        store = repo.store
-        store.put_bytes(state.tree_bytes, compress=True)
-        store.put_bytes(cfg.canonical_bytes(), compress=True)
-        rec = VersionRecord(
-            version=number,
-            tree=state.tree,
-            config_hash=chash,
-            config=cfg,
-            description=cfg.description if description is None else description,
-            code_sha256=state.code_sha256,
-            code_size=state.code_size,
-            last_modified=repo.now(),
-            revision_id=repo.new_id(),
-        )
-        record_json = rec.to_json()
-        store.put_bytes(record_json.encode(), compress=True)
-        store.sync()
+        mark = repo.store.checkpoint()
         try:
-            with repo.meta.transaction():
-                repo.meta.bump_counter(VERSION_COUNTER, counter)
-                repo.meta.add_if_new(
-                    VERSIONS,
-                    number,
-                    record_json,
-                    view=list_item_view(version_configuration(repo.arns, rec)),
-                )
-        except Conflict as exc:  # impossible while we hold the lock; kept as a guard
-            raise ResourceConflictException(
-                "The version number was claimed by another publish; try again"
-            ) from exc
-        repo.save_caches()
-        return version_configuration(repo.arns, rec)
+            result, created = _publish_locked(repo, description, code_sha256, revision_id, progress)
+        except BaseException:
+            # Refused, failed or interrupted before the version ref was committed: remove
+            # the objects this publish created, so the repository is as it was.
+            repo.store.discard_since(mark)
+            raise
+        if created:
+            repo.save_caches()
+        return result
+
+
+def _publish_locked(
+    repo: Repository,
+    description: str | None,
+    code_sha256: str | None,
+    revision_id: str | None,
+    progress: Callable[[int, int], None] | None,
+) -> tuple[dict[str, Any], bool]:
+    """publish's work under the lock, up to and including the commit of the version ref;
+    also says whether a version was created."""
+    cfg = repo.reload_function().config
+    chash = config_hash(cfg)
+    counter = repo.meta.counter(VERSION_COUNTER)
+    conditional = revision_id is not None or code_sha256 is not None
+    state = repo.scan_latest(store=not conditional, progress=progress)
+    if revision_id is not None:
+        current = latest_revision_id(state.tree, chash, counter)
+        if revision_id != current:
+            raise PreconditionFailedException(revision_id, current)
+    if code_sha256 is not None and code_sha256 != state.code_sha256:
+        raise InvalidParameterValueException(
+            f"CodeSHA256 ({code_sha256}) is different from current CodeSHA256 in $LATEST "
+            f"({state.code_sha256}). Please try again with the CodeSHA256 in $LATEST."
+        )
+    newest = get_version_record(repo, str(counter)) if counter else None
+    if newest is not None and newest.tree == state.tree and newest.config_hash == chash:
+        return version_configuration(repo.arns, newest), False
+    if conditional:
+        state = repo.scan_latest(store=True, progress=progress)
+    number = str(counter + 1)
+    store = repo.store
+    store.put_bytes(state.tree_bytes, compress=True)
+    store.put_bytes(cfg.canonical_bytes(), compress=True)
+    rec = VersionRecord(
+        version=number,
+        tree=state.tree,
+        config_hash=chash,
+        config=cfg,
+        description=cfg.description if description is None else description,
+        code_sha256=state.code_sha256,
+        code_size=state.code_size,
+        last_modified=repo.now(),
+        revision_id=repo.new_id(),
+    )
+    record_json = rec.to_json()
+    store.put_bytes(record_json.encode(), compress=True)
+    store.sync()
+    try:
+        with repo.meta.transaction():
+            repo.meta.bump_counter(VERSION_COUNTER, counter)
+            repo.meta.add_if_new(
+                VERSIONS,
+                number,
+                record_json,
+                view=list_item_view(version_configuration(repo.arns, rec)),
+            )
+    except Conflict as exc:  # impossible while we hold the lock; kept as a guard
+        raise ResourceConflictException(
+            "The version number was claimed by another publish; try again"
+        ) from exc
+    return version_configuration(repo.arns, rec), True
 
 
 def list_versions(repo: Repository) -> dict[str, Any]:

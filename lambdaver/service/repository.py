@@ -225,14 +225,17 @@ class Repository:
 
     def save_caches(self) -> None:
         """Remember the parsed lambdaver.toml and the hashes of the last scan (call under
-        the lock, from verbs that change the repository)."""
-        save_function_cache(
-            self.function_file_path,
-            self.dot / "cache" / "function.json",
-            self.function,
-            time.time_ns(),
-        )
-        if self._pending_cache is None:
-            return
-        cache, entries, manifest, scan_start_ns = self._pending_cache
-        cache.refresh(entries, {m[0]: m[3] for m in manifest}, scan_start_ns)
+        the lock, from verbs that change the repository).  Best effort: both are derived
+        data, so a full disk here costs speed later, never the command's result."""
+        try:
+            save_function_cache(
+                self.function_file_path,
+                self.dot / "cache" / "function.json",
+                self.function,
+                time.time_ns(),
+            )
+            if self._pending_cache is not None:
+                cache, entries, manifest, scan_start_ns = self._pending_cache
+                cache.refresh(entries, {m[0]: m[3] for m in manifest}, scan_start_ns)
+        except OSError:
+            pass

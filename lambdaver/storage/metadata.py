@@ -70,6 +70,13 @@ class MetaStore:
                 raise RepositoryIOError(f"Cannot open {self.path}: {exc}") from exc
         return self._conn
 
+    def _execute(self, sql: str, params: tuple[object, ...] = ()) -> sqlite3.Cursor:
+        """One statement; SQLite's errors become the repository's (I/O or corruption)."""
+        try:
+            return self.conn.execute(sql, params)
+        except sqlite3.DatabaseError as exc:
+            raise _error(self.path, exc) from exc
+
     @classmethod
     def create(cls, path: Path) -> MetaStore:
         conn = sqlite3.connect(path, isolation_level=None)
@@ -90,24 +97,25 @@ class MetaStore:
         conn = self.conn
         try:
             conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
-            raise _io_error(self.path, exc) from exc
+        except sqlite3.DatabaseError as exc:
+            raise _error(self.path, exc) from exc
         try:
             yield conn
         except BaseException:
-            conn.execute("ROLLBACK")
+            with contextlib.suppress(sqlite3.Error):  # never hide the error that got us here
+                conn.execute("ROLLBACK")
             raise
         try:
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
             with contextlib.suppress(sqlite3.Error):
                 conn.execute("ROLLBACK")
-            raise _io_error(self.path, exc) from exc
+            raise _error(self.path, exc) from exc
 
     # --- counters -------------------------------------------------------------------
 
     def counter(self, name: str) -> int:
-        row = self.conn.execute("SELECT value FROM counters WHERE name=?", (name,)).fetchone()
+        row = self._execute("SELECT value FROM counters WHERE name=?", (name,)).fetchone()
         return int(row[0]) if row else 0
 
     def bump_counter(self, name: str, expected: int) -> int:
@@ -115,7 +123,7 @@ class MetaStore:
         cur = self.counter(name)
         if cur != expected:
             raise Conflict(str(cur))
-        self.conn.execute(
+        self._execute(
             "INSERT INTO counters (name, value) VALUES (?, ?) "
             "ON CONFLICT(name) DO UPDATE SET value=excluded.value",
             (name, cur + 1),
@@ -125,14 +133,12 @@ class MetaStore:
     # --- refs -----------------------------------------------------------------------
 
     def get(self, ns: str, name: str) -> str | None:
-        row = self.conn.execute(
-            "SELECT value FROM refs WHERE ns=? AND name=?", (ns, name)
-        ).fetchone()
+        row = self._execute("SELECT value FROM refs WHERE ns=? AND name=?", (ns, name)).fetchone()
         return str(row[0]) if row else None
 
     def items(self, ns: str, *, numeric: bool = False) -> list[tuple[str, str]]:
         order = "length(name), name" if numeric else "name"
-        rows = self.conn.execute(
+        rows = self._execute(
             f"SELECT name, value FROM refs WHERE ns=? ORDER BY {order}",  # noqa: S608
             (ns,),
         ).fetchall()
@@ -140,7 +146,7 @@ class MetaStore:
 
     def last(self, ns: str) -> tuple[str, str] | None:
         """The ref with the numerically greatest name."""
-        row = self.conn.execute(
+        row = self._execute(
             "SELECT name, value FROM refs WHERE ns=? ORDER BY length(name) DESC, name DESC LIMIT 1",
             (ns,),
         ).fetchone()
@@ -148,7 +154,7 @@ class MetaStore:
 
     def find(self, ns: str, key: str) -> list[str]:
         """Names of refs whose k1 or k2 equals ``key``."""
-        rows = self.conn.execute(
+        rows = self._execute(
             "SELECT name FROM refs WHERE ns=? AND k1=? "
             "UNION SELECT name FROM refs WHERE ns=? AND k2=? ORDER BY name",
             (ns, key, ns, key),
@@ -156,7 +162,7 @@ class MetaStore:
         return [str(r[0]) for r in rows]
 
     def find_k1(self, ns: str, key: str) -> list[tuple[str, str]]:
-        rows = self.conn.execute(
+        rows = self._execute(
             "SELECT name, value FROM refs WHERE ns=? AND k1=? ORDER BY name", (ns, key)
         ).fetchall()
         return [(str(n), str(v)) for n, v in rows]
@@ -174,14 +180,14 @@ class MetaStore:
         cur = self.get(ns, name)
         if cur is not None:
             raise Conflict(cur)
-        self.conn.execute(
+        self._execute(
             "INSERT INTO refs (ns, name, value, k1, k2, view) VALUES (?, ?, ?, ?, ?, ?)",
             (ns, name, value, k1, k2, view),
         )
 
     def views(self, ns: str) -> list[tuple[str, str, str | None]]:
         """``(name, value, view)`` of every ref in ``ns``, numerically ordered by name."""
-        rows = self.conn.execute(
+        rows = self._execute(
             "SELECT name, value, view FROM refs WHERE ns=? ORDER BY length(name), name", (ns,)
         ).fetchall()
         return [(str(n), str(v), None if w is None else str(w)) for n, v, w in rows]
@@ -199,7 +205,7 @@ class MetaStore:
         cur = self.get(ns, name)
         if cur != old:
             raise Conflict(cur)
-        self.conn.execute(
+        self._execute(
             "INSERT INTO refs (ns, name, value, k1, k2) VALUES (?, ?, ?, ?, ?) "
             "ON CONFLICT(ns, name) DO UPDATE SET "
             "value=excluded.value, k1=excluded.k1, k2=excluded.k2, view=NULL",
@@ -207,7 +213,7 @@ class MetaStore:
         )
 
     def remove(self, ns: str, name: str) -> bool:
-        cur = self.conn.execute("DELETE FROM refs WHERE ns=? AND name=?", (ns, name))
+        cur = self._execute("DELETE FROM refs WHERE ns=? AND name=?", (ns, name))
         return cur.rowcount > 0
 
     # --- ref logs -------------------------------------------------------------------
@@ -215,7 +221,7 @@ class MetaStore:
     def log_append(
         self, ns: str, name: str, at: str, change: str, value: str | None, parent: int | None
     ) -> int:
-        cur = self.conn.execute(
+        cur = self._execute(
             "INSERT INTO reflog (ns, name, at, change, value, parent) VALUES (?, ?, ?, ?, ?, ?)",
             (ns, name, at, change, value, parent),
         )
@@ -223,7 +229,7 @@ class MetaStore:
 
     def log(self, ns: str, name: str) -> list[LogEntry]:
         """A ref's log, newest first."""
-        rows = self.conn.execute(
+        rows = self._execute(
             "SELECT id, at, change, value, parent FROM reflog WHERE ns=? AND name=? "
             "ORDER BY id DESC",
             (ns, name),
@@ -231,7 +237,7 @@ class MetaStore:
         return [LogEntry(*r) for r in rows]
 
     def log_head(self, ns: str, name: str) -> LogEntry | None:
-        row = self.conn.execute(
+        row = self._execute(
             "SELECT id, at, change, value, parent FROM reflog WHERE ns=? AND name=? "
             "ORDER BY id DESC LIMIT 1",
             (ns, name),
@@ -239,17 +245,24 @@ class MetaStore:
         return LogEntry(*row) if row else None
 
     def log_entry(self, entry_id: int) -> LogEntry | None:
-        row = self.conn.execute(
+        row = self._execute(
             "SELECT id, at, change, value, parent FROM reflog WHERE id=?", (entry_id,)
         ).fetchone()
         return LogEntry(*row) if row else None
 
     def log_clear(self, ns: str, name: str) -> None:
-        self.conn.execute("DELETE FROM reflog WHERE ns=? AND name=?", (ns, name))
+        self._execute("DELETE FROM reflog WHERE ns=? AND name=?", (ns, name))
 
 
-def _io_error(path: Path, exc: sqlite3.Error) -> RepositoryIOError:
+_IO_WORDS = ("readonly", "disk i/o", "full", "locked", "unable to open", "busy")
+
+
+def _error(path: Path, exc: sqlite3.Error) -> RepositoryIOError | RepositoryCorrupt:
+    """Read-only, full or failing disks are I/O errors; anything else SQLite says about
+    its own file ("not a database", "malformed", a missing table) is corruption."""
     text = str(exc)
     if "readonly" in text:
         return RepositoryIOError(f"The repository is read-only: cannot write {path}")
-    return RepositoryIOError(f"Cannot write {path}: {text}")
+    if isinstance(exc, sqlite3.OperationalError) and any(w in text.lower() for w in _IO_WORDS):
+        return RepositoryIOError(f"Cannot write {path}: {text}")
+    return RepositoryCorrupt(f"{path} is damaged: {text}")

@@ -29,7 +29,8 @@ class ObjectStore:
         self.root = root
         self.tmp = tmp
         self._dirs: set[str] = set()
-        self._written: list[str] = []
+        self._written: list[str] = []  # new since the last sync()
+        self._created: list[str] = []  # every object this process created
 
     def path(self, hexdigest: str) -> Path:
         return self.root / hexdigest[:2] / hexdigest[2:]
@@ -56,6 +57,7 @@ class ObjectStore:
         else:
             os.replace(tmpname, final)
             self._written.append(final)
+            self._created.append(final)
 
     def _put_raw(self, data: bytes | memoryview, hexdigest: str) -> None:
         """Write an object whose name is known: a temporary file beside its final name,
@@ -74,10 +76,26 @@ class ObjectStore:
                 os.close(fd)
             os.replace(name, final)
             self._written.append(final)
+            self._created.append(final)
         except BaseException:
             with contextlib.suppress(OSError):
                 os.unlink(name)
             raise
+
+    def checkpoint(self) -> int:
+        """A mark for :meth:`discard_since`."""
+        return len(self._created)
+
+    def discard_since(self, mark: int) -> None:
+        """Remove the objects this process created since ``mark``: the undo of a command
+        that failed before anything referred to them (call under the repository lock)."""
+        doomed = self._created[mark:]
+        del self._created[mark:]
+        gone = set(doomed)
+        self._written = [p for p in self._written if p not in gone]
+        for path in doomed:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
 
     def sync(self) -> None:
         """Make every object written since the last sync durable: a few are fsync'ed one
