@@ -47,8 +47,8 @@ from lambdaver.service.functions import (
     read_manifest,
     resolve,
 )
-from lambdaver.service.repository import LatestState, Repository, ignore_rules
-from lambdaver.storage.fileutil import sync_filesystem
+from lambdaver.service.repository import PENDING, LatestState, Repository, ignore_rules
+from lambdaver.storage.fileutil import atomic_write, fsync_dir, sync_filesystem
 from lambdaver.storage.objects import CHUNK
 from lambdaver.storage.tree import (
     MODE_EXEC,
@@ -188,7 +188,8 @@ def _staging(repo: Repository, kind: str) -> Iterator[Path]:
     try:
         yield path
     finally:
-        shutil.rmtree(path, ignore_errors=True)
+        if not (repo.dot / PENDING).exists():  # else the next command finishes the step
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def _ignored(rules: IgnoreRules, path: str) -> bool:
@@ -263,10 +264,38 @@ def _place(src: str, dst: Path) -> None:
             raise
 
 
-def _apply(root: Path, plan: _Plan) -> None:
-    """Deletions, then one rename per staged file (each file appears whole or not at all)."""
+def _apply(
+    repo: Repository,
+    plan: _Plan,
+    *,
+    function: tuple[str, FunctionConfig] | None = None,
+    publish: bool = False,
+) -> dict[str, Any] | None:
+    """Change the working directory as one step that a crash cannot leave half done.
+
+    The staged files are synced, then an intent naming every deletion, every staged
+    rename, the new ``lambdaver.toml`` and whether to publish is written (fsync'ed)
+    before anything changes; then it is carried out and cleared.  A command killed on
+    the way leaves the intent, and the next command completes it (``recover_pending``):
+    $LATEST goes from the old state to the new one, never to a mixture.  Returns the
+    publish's result when there was one."""
     sync_filesystem(plan.staging)
-    for path in plan.delete:
+    intent = {
+        "staging": str(plan.staging),
+        "delete": plan.delete,
+        "stage": {p: [m, s] for p, (m, s) in plan.stage.items()},
+        "function": [function[0], function[1].to_record()] if function else None,
+        "publish": publish,
+    }
+    atomic_write(repo.dot / PENDING, json.dumps(intent, sort_keys=True).encode())
+    return _carry_out(repo, intent)
+
+
+def _carry_out(repo: Repository, intent: dict[str, Any]) -> dict[str, Any] | None:
+    """Carry out an intent; every step may be repeated (a deleted file stays deleted, a
+    staged file already renamed is skipped), so a second run after a crash completes it."""
+    root = repo.root
+    for path in intent["delete"]:
         with contextlib.suppress(FileNotFoundError):
             (root / path).unlink()
         parent = (root / path).parent
@@ -276,8 +305,10 @@ def _apply(root: Path, plan: _Plan) -> None:
             except OSError:
                 break
             parent = parent.parent
-    for path in sorted(plan.stage):
-        _mode, staged = plan.stage[path]
+    for path in sorted(intent["stage"]):
+        _mode, staged = intent["stage"][path]
+        if not os.path.lexists(staged):
+            continue  # already in place
         dst = root / path
         if dst.is_dir() and not dst.is_symlink():
             for dirpath, _dirs, _files in os.walk(dst, topdown=False):
@@ -285,6 +316,31 @@ def _apply(root: Path, plan: _Plan) -> None:
         dst.parent.mkdir(parents=True, exist_ok=True)
         _place(staged, dst)
     sync_filesystem(root)
+    if intent["function"] is not None:
+        name, record = intent["function"]
+        write_function_file(repo.function_file_path, name, FunctionConfig.from_record(record))
+    repo.reload_function()
+    result = None
+    if intent["publish"]:
+        from lambdaver.service.functions import publish as publish_version
+
+        result = publish_version(repo)
+    (repo.dot / PENDING).unlink()
+    fsync_dir(repo.dot)
+    shutil.rmtree(intent["staging"], ignore_errors=True)
+    return result
+
+
+def recover_pending(repo: Repository) -> None:
+    """Complete a checkout or import that a crash interrupted (see ``_apply``)."""
+    with repo.lock.held():
+        try:
+            intent = json.loads((repo.dot / PENDING).read_bytes())
+        except FileNotFoundError:
+            return  # another process completed it while we waited for the lock
+        except ValueError as exc:  # atomic_write makes this impossible; say so if it happens
+            raise RepositoryCorrupt(f"{repo.dot / PENDING} is damaged: {exc}") from exc
+        _carry_out(repo, intent)
 
 
 def _file_mode(mode: str) -> int:
@@ -375,11 +431,9 @@ def checkout(repo: Repository, qualifier: str, *, force: bool = False) -> dict[s
                 else:
                     _copy_verified(repo, digest, staged, _file_mode(mode))
                 plan.stage[path] = (mode, staged)
-            if plan.stage or plan.delete:
-                _apply(repo.root, plan)
-        if cfg != rec.config:
-            write_function_file(toml, name, rec.config)
-        repo.reload_function()
+            function = (name, rec.config) if cfg != rec.config else None
+            if plan.stage or plan.delete or function is not None:
+                _apply(repo, plan, function=function)
         return latest_configuration(repo, repo.scan_latest(), None)
 
 
@@ -697,7 +751,9 @@ def import_zip(
                         continue  # already so: leave the file (and its mtime) alone
                     plan.stage[e.path] = (e.mode, staged)
                 if plan.stage or plan.delete:
-                    _apply(repo.root, plan)
+                    published = _apply(repo, plan, publish=publish)
+                    if published is not None:
+                        return ImportResult(published, skipped)
             if publish:
                 from lambdaver.service.functions import publish as publish_version
 

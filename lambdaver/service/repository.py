@@ -45,6 +45,8 @@ DOT = ".lambdaver"
 IGNORE_FILE = ".lambdaverignore"
 FORMAT_VERSION = 1
 FORMAT_NAME = "lambdaver-repository"
+# An interrupted checkout or import, to be completed by the next command (service/code.py).
+PENDING = "pending-apply.json"
 
 
 def ignore_rules() -> IgnoreRules:
@@ -106,6 +108,10 @@ class Repository:
             if (d / DOT).is_dir():
                 repo = cls(d, settings)
                 repo.check_format()
+                if (repo.dot / PENDING).exists():
+                    from lambdaver.service.code import recover_pending
+
+                    recover_pending(repo)
                 return repo
         raise RepositoryNotFound(
             f"No lambdaver repository (.lambdaver/) in {start} or any parent directory; "
