@@ -1,4 +1,4 @@
-"""docs/walkthrough.md is a script: run every ``$ `` line in order in a fresh directory and
+"""The walkthrough in docs/cli.md is a script: run every ``$ `` line in order in a fresh directory and
 check its exit status and the output the page shows, so the docs cannot drift from the tool.
 
 In a shown output, ``...`` matches any run of characters within a line.  A command shown
@@ -18,7 +18,15 @@ import pytest
 
 from conftest import run_cli, run_subprocess
 
-WALKTHROUGH = Path(__file__).resolve().parent.parent / "docs" / "walkthrough.md"
+CLI_DOC = Path(__file__).resolve().parent.parent / "docs" / "cli.md"
+
+
+def walkthrough_text() -> str:
+    """The walkthrough section of docs/cli.md (between its begin and end markers)."""
+    text = CLI_DOC.read_text()
+    start = text.index("<!-- walkthrough:begin")
+    end = text.index("<!-- walkthrough:end -->")
+    return text[text.index("\n", start) + 1 : end]
 
 
 @dataclass
@@ -40,7 +48,7 @@ def parse(text: str) -> list[Step]:
         if line.startswith("$ "):
             steps.append(Step(number, line[2:]))
         else:
-            assert steps, f"walkthrough.md:{number}: output before any command"
+            assert steps, f"cli.md walkthrough line {number}: output before any command"
             steps[-1].expected.append(line)
     return steps
 
@@ -56,7 +64,7 @@ def matches(expected: list[str], actual: list[str]) -> bool:
 
 
 def test_the_walkthrough_parses() -> None:
-    steps = parse(WALKTHROUGH.read_text())
+    steps = parse(walkthrough_text())
     commands = [s.command for s in steps]
     assert len(steps) > 15
     for verb in ("alias create", "alias update", "promote", "rollback", "alias history"):
@@ -68,8 +76,8 @@ def test_the_walkthrough_parses() -> None:
 def test_the_walkthrough_runs_as_written(tmp_path: Path, how: str) -> None:
     cwd = tmp_path
     env: dict[str, str] = {}
-    for step in parse(WALKTHROUGH.read_text()):
-        where = f"walkthrough.md:{step.line}: $ {step.command}"
+    for step in parse(walkthrough_text()):
+        where = f"cli.md walkthrough line {step.line}: $ {step.command}"
         words = shlex.split(step.command)
         if words[0] == "cd":
             cwd = cwd / words[1]
