@@ -1,5 +1,6 @@
-"""The walkthrough in docs/cli.md is a script: run every ``$ `` line in order in a fresh directory and
-check its exit status and the output the page shows, so the docs cannot drift from the tool.
+"""The walkthrough in docs/cli.md is a script: run every ``$ `` line in order in a fresh
+directory and check its exit status and the output the page shows, so the docs cannot drift
+from the tool.
 
 In a shown output, ``...`` matches any run of characters within a line.  A command shown
 without output must print nothing.  ``cd DIR`` and ``export K=V`` are interpreted; other
