@@ -429,29 +429,12 @@ def checkout(repo: Repository, qualifier: str, *, force: bool = False) -> dict[s
                     link = repo.store.get_bytes(digest).decode("utf-8", "surrogateescape")
                     Path(staged).symlink_to(link)
                 else:
-                    _copy_verified(repo, digest, staged, _file_mode(mode))
+                    repo.store.copy_blob(digest, staged, _file_mode(mode))
                 plan.stage[path] = (mode, staged)
             function = (name, rec.config) if cfg != rec.config else None
             if plan.stage or plan.delete or function is not None:
                 _apply(repo, plan, function=function)
         return latest_configuration(repo, repo.scan_latest(), None)
-
-
-def _copy_verified(repo: Repository, digest: str, target: str, mode: int) -> None:
-    """Copy a blob out of the store, hashing it on the way; a mismatch is RepositoryCorrupt."""
-    h = hashlib.sha256()
-    try:
-        src = open(repo.store.path(digest), "rb")  # noqa: SIM115 - closed below
-    except FileNotFoundError as exc:
-        raise RepositoryCorrupt(f"Object {digest} is missing") from exc
-    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    with src, os.fdopen(fd, "wb") as dst:
-        while chunk := src.read(CHUNK):
-            h.update(chunk)
-            dst.write(chunk)
-    if h.hexdigest() != digest:
-        raise RepositoryCorrupt(f"Object {digest} fails its hash check")
-    Path(target).chmod(mode)  # exactly, whatever the umask
 
 
 def _unpublished_message(repo: Repository, state: LatestState, cfg: FunctionConfig | None) -> str:
@@ -527,17 +510,9 @@ def write_zip(repo: Repository, qualifier: str | None, out: IO[bytes]) -> dict[s
                 with zf.open(info, "w") as dst:
                     dst.write(data)
                 continue
-            h = hashlib.sha256()
-            try:
-                src = open(repo.store.path(digest), "rb")  # noqa: SIM115 - closed below
-            except FileNotFoundError as exc:
-                raise RepositoryCorrupt(f"Object {digest} is missing") from exc
-            with src, zf.open(info, "w") as dst:
-                while chunk := src.read(CHUNK):
-                    h.update(chunk)
+            with zf.open(info, "w") as dst:
+                for chunk in repo.store.stream_blob(digest):
                     dst.write(chunk)
-            if h.hexdigest() != digest:
-                raise RepositoryCorrupt(f"Object {digest} fails its hash check")
     end = out.tell()
     out.seek(start)
     h = hashlib.sha256()

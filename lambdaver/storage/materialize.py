@@ -17,9 +17,7 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from lambdaver.errors import RepositoryCorrupt
-from lambdaver.storage.hashing import sha256
-from lambdaver.storage.objects import CHUNK, ObjectStore
+from lambdaver.storage.objects import ObjectStore
 from lambdaver.storage.tree import MODE_EXEC, MODE_LINK, ManifestEntry
 
 
@@ -89,21 +87,6 @@ def _write_tree(
         if mode == MODE_LINK:
             os.symlink(store.get_bytes(digest).decode("utf-8", "surrogateescape"), target)
         else:
-            _copy_verified(store, digest, target, 0o555 if mode == MODE_EXEC else 0o444)
+            store.copy_blob(digest, target, 0o555 if mode == MODE_EXEC else 0o444)
         keys[path] = _stat_key(target)
     return keys
-
-
-def _copy_verified(store: ObjectStore, digest: str, target: str, mode: int) -> None:
-    h = sha256()
-    try:
-        src = open(store.path(digest), "rb")  # noqa: SIM115 - closed below
-    except FileNotFoundError as exc:
-        raise RepositoryCorrupt(f"Object {digest} is missing") from exc
-    with src, open(target, "wb") as dst:
-        while chunk := src.read(CHUNK):
-            h.update(chunk)
-            dst.write(chunk)
-    if h.hexdigest() != digest:
-        raise RepositoryCorrupt(f"Object {digest} fails its hash check")
-    os.chmod(target, mode)

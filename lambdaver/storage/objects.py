@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 
 from lambdaver.errors import RepositoryCorrupt
@@ -173,13 +174,35 @@ class ObjectStore:
             raise RepositoryCorrupt(f"Object {hexdigest} fails its hash check")
         return data
 
-    def verify_blob(self, hexdigest: str) -> bool:
-        """Re-hash a raw blob on disk without holding it whole in memory."""
+    def stream_blob(self, hexdigest: str) -> Iterator[bytes]:
+        """A raw blob's bytes in chunks, hashed on the way: after the last chunk, a blob
+        that is missing or fails its hash raises ``RepositoryCorrupt`` naming it.  Callers
+        write what they receive somewhere temporary and commit only once it is exhausted."""
         h = sha256()
         try:
-            with open(self.path(hexdigest), "rb") as f:
-                while chunk := f.read(CHUNK):
-                    h.update(chunk)
-        except FileNotFoundError:
+            f = open(self.path(hexdigest), "rb")  # noqa: SIM115 - closed below
+        except FileNotFoundError as exc:
+            raise RepositoryCorrupt(f"Object {hexdigest} is missing") from exc
+        with f:
+            while chunk := f.read(CHUNK):
+                h.update(chunk)
+                yield chunk
+        if h.hexdigest() != hexdigest:
+            raise RepositoryCorrupt(f"Object {hexdigest} fails its hash check")
+
+    def copy_blob(self, hexdigest: str, target: str, mode: int) -> None:
+        """Write a verified copy of a blob to the new file ``target`` with exactly ``mode``."""
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+        with os.fdopen(fd, "wb") as dst:
+            for chunk in self.stream_blob(hexdigest):
+                dst.write(chunk)
+        os.chmod(target, mode)  # whatever the umask
+
+    def verify_blob(self, hexdigest: str) -> bool:
+        """Re-hash a raw blob on disk without holding it whole in memory."""
+        try:
+            for _chunk in self.stream_blob(hexdigest):
+                pass
+        except RepositoryCorrupt:
             return False
-        return h.hexdigest() == hexdigest
+        return True
