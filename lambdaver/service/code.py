@@ -28,7 +28,6 @@ from typing import IO, Any
 
 from lambdaver.errors import (
     InvalidParameterValueException,
-    PreconditionFailedException,
     RepositoryCorrupt,
     ResourceConflictException,
 )
@@ -37,13 +36,12 @@ from lambdaver.model.names import LATEST
 from lambdaver.model.records import VersionRecord
 from lambdaver.service.function_file import write_function_file
 from lambdaver.service.functions import (
-    VERSION_COUNTER,
     VERSIONS,
+    check_revision_id,
     compare_configs,
     compare_manifests,
     config_hash,
     latest_configuration,
-    latest_revision_id,
     read_manifest,
     resolve,
 )
@@ -702,12 +700,7 @@ def import_zip(
         with repo.lock.held():
             cfg = repo.reload_function().config
             state = repo.scan_latest()
-            if revision_id is not None:
-                rev = latest_revision_id(
-                    state.tree, config_hash(cfg), repo.meta.counter(VERSION_COUNTER)
-                )
-                if revision_id != rev:
-                    raise PreconditionFailedException(revision_id, rev)
+            check_revision_id(repo, state, cfg, revision_id)
             rules = ignore_rules()
             rules.load(repo.root)
             skipped = [e.path for e in entries if _ignored(rules, e.path)]

@@ -67,6 +67,23 @@ def latest_revision_id(tree: str, config_hash: str, counter: int) -> str:
     return str(uuid.UUID(bytes=digest[:16], version=4))
 
 
+def current_revision_id(repo: Repository, state: LatestState, cfg: FunctionConfig) -> str:
+    """$LATEST's RevisionId now, from a scan of its code and its configuration."""
+    return latest_revision_id(state.tree, config_hash(cfg), repo.meta.counter(VERSION_COUNTER))
+
+
+def check_revision_id(
+    repo: Repository, state: LatestState, cfg: FunctionConfig, revision_id: str | None
+) -> None:
+    """``--revision-id`` on a change of $LATEST: ``PreconditionFailedException`` when it is
+    not $LATEST's current RevisionId."""
+    if revision_id is None:
+        return
+    current = current_revision_id(repo, state, cfg)
+    if revision_id != current:
+        raise PreconditionFailedException(revision_id, current)
+
+
 def config_hash(config: FunctionConfig) -> str:
     return sha256(config.canonical_bytes()).hexdigest()
 
@@ -129,9 +146,7 @@ def latest_configuration(
         code_sha256=state.code_sha256,
         code_size=state.code_size,
         last_modified=aws_time(state.last_modified_ns),
-        revision_id=latest_revision_id(
-            state.tree, config_hash(cfg), repo.meta.counter(VERSION_COUNTER)
-        ),
+        revision_id=current_revision_id(repo, state, cfg),
     )
 
 
@@ -245,11 +260,7 @@ def update_configuration(
         cfg = fn.config
         state = repo.scan_latest() if revision_id is not None else None
         if state is not None:
-            current = latest_revision_id(
-                state.tree, config_hash(cfg), repo.meta.counter(VERSION_COUNTER)
-            )
-            if revision_id != current:
-                raise PreconditionFailedException(revision_id, current)
+            check_revision_id(repo, state, cfg, revision_id)
         changes: dict[str, Any] = {}
         for key, value in (
             ("runtime", runtime),
@@ -394,10 +405,7 @@ def _publish_locked(
     counter = repo.meta.counter(VERSION_COUNTER)
     conditional = revision_id is not None or code_sha256 is not None
     state = repo.scan_latest(store=not conditional, progress=progress)
-    if revision_id is not None:
-        current = latest_revision_id(state.tree, chash, counter)
-        if revision_id != current:
-            raise PreconditionFailedException(revision_id, current)
+    check_revision_id(repo, state, cfg, revision_id)
     if code_sha256 is not None and code_sha256 != state.code_sha256:
         raise InvalidParameterValueException(
             f"CodeSHA256 ({code_sha256}) is different from current CodeSHA256 in $LATEST "
