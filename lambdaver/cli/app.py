@@ -11,8 +11,6 @@ from typing import Any, TypeVar
 
 import click
 
-from lambdaver.errors import EXIT_FUNCTION_ERROR, EXIT_REPOSITORY, EXIT_SERVICE, EXIT_USAGE
-
 F = TypeVar("F", bound=Callable[..., Any])
 
 # The operation being run, for error messages ("when calling the X operation").
@@ -181,12 +179,6 @@ def global_option_decorators(include_function_name: bool) -> list[Callable[[F], 
     return opts
 
 
-def global_options(f: F) -> F:
-    for deco in reversed(global_option_decorators(include_function_name=True)):
-        f = deco(f)
-    return f
-
-
 class Verb(click.Command):
     """A leaf command that knows the aws operation it mirrors and takes the global options."""
 
@@ -221,16 +213,4 @@ class VerbGroup(click.Group):
 # Decorator params on a click.Command instance: click.option(...)(cmd) appends to
 # cmd.params when given a Command, which is what the loops above rely on.
 
-__all__ = [
-    "CURRENT",
-    "EXIT_FUNCTION_ERROR",
-    "EXIT_REPOSITORY",
-    "EXIT_SERVICE",
-    "EXIT_USAGE",
-    "App",
-    "Verb",
-    "VerbGroup",
-    "epilog",
-    "get_app",
-    "global_options",
-]
+__all__ = ["CURRENT", "App", "Verb", "VerbGroup", "epilog", "get_app"]

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from lambdaver.cli.app import CURRENT, Verb, epilog, get_app
+from lambdaver.cli.app import Verb, epilog, get_app
 from lambdaver.cli.completion import complete_qualifiers
 
 INVOKE_STATUSES = (
@@ -158,6 +158,3 @@ def _check_outfile(outfile: str) -> None:
         raise InvalidParameterValueException(
             f"Cannot write OUTFILE {outfile}: no such directory {path.parent}"
         )
-
-
-__all__ = ["CURRENT", "register"]
