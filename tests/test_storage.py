@@ -204,7 +204,7 @@ def test_object_store_is_content_addressed(tmp_path: Path) -> None:
     assert store.get_bytes(a) == b"hello"
     c = store.put_bytes(b"x" * 1000, compress=True)
     assert store.get_bytes(c, compressed=True) == b"x" * 1000
-    assert store.path(c).stat().st_size < 100
+    assert os.stat(store.path(c)).st_size < 100
     assert list((tmp_path / "t").iterdir()) == []
 
 

@@ -6,15 +6,15 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-# The operation being run, for error messages ("when calling the X operation").
-CURRENT: dict[str, Any] = {"operation": None, "debug": False}
+# The operation being run, for error messages ("when calling the X operation"), and the
+# repository it found (whose derived data is saved when the command succeeds).
+CURRENT: dict[str, Any] = {"operation": None, "debug": False, "repo": None}
 
 EXIT_STATUSES = (
     "Exit statuses: 0 success; 2 usage error; 253 repository problem;\n"
@@ -35,18 +35,29 @@ class App:
         self.query: str | None = None
         self.function_name: str | None = None
         self._settings: Any = None
+        self._memo: Any = None  # the settings memo, when there is no repository yet
         self._repo: Any = None
 
     @property
-    def cwd(self) -> Path:
-        return Path.cwd()  # -C has already changed to its directory
+    def cwd(self) -> str:
+        return os.getcwd()  # -C has already changed to its directory
 
     @property
     def settings(self) -> Any:
+        """The user's settings: through the repository's memo when there is a repository."""
         if self._settings is None:
-            from lambdaver.service.settings import load_settings
+            from lambdaver.errors import LambdaverError
+            from lambdaver.service.repository import find_root
 
-            self._settings = load_settings()
+            if find_root(self.cwd) is not None:
+                try:
+                    return self.repo().settings
+                except LambdaverError:
+                    pass  # the verb reports it when it asks for the repository itself
+            from lambdaver.service.settings import SettingsMemo
+
+            self._memo = SettingsMemo(None)
+            self._settings = self._memo.load()
         return self._settings
 
     def repo(self) -> Any:
@@ -54,8 +65,23 @@ class App:
         if self._repo is None:
             from lambdaver.service.repository import Repository
 
-            self._repo = Repository.discover(self.cwd, self.settings)
+            self._repo = Repository.discover(self.cwd, self._settings)
+            self._settings = self._repo.settings
+            CURRENT["repo"] = self._repo
         return self._repo
+
+    def adopt(self, repo: Any) -> None:
+        """A repository this command made (init): it gets a settings memo too."""
+        from lambdaver.service.settings import SettingsMemo
+
+        memo = self._memo
+        if memo is None:  # the settings came from another repository (init in its subtree)
+            memo = SettingsMemo(None)
+            memo.load()
+        memo.path = repo.cache_path("settings")
+        repo.settings_memo = memo
+        self._repo = repo
+        CURRENT["repo"] = repo
 
     def qualifier(self, given: str | None) -> str | None:
         """Merge ``--qualifier`` with a qualifier carried by ``--function-name``."""

@@ -3,9 +3,9 @@ and their aws spellings."""
 
 from __future__ import annotations
 
+import os
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import click
@@ -74,7 +74,7 @@ def register(cli: click.Group) -> None:
         operation="CreateFunction",
         epilog=epilog("lambdaver init", "lambdaver init hello --runtime python3.12 --timeout 10"),
     )
-    @click.argument("directory", required=False, type=click.Path(file_okay=False, path_type=Path))
+    @click.argument("directory", required=False, type=click.Path(file_okay=False))
     @click.option("--name", help="Function name (default: the directory's name).")
     @click.option("--runtime", help="Runtime, e.g. python3.12 (default: the running Python's).")
     @click.option("--handler", help="module.function (default: app.handler).")
@@ -82,7 +82,7 @@ def register(cli: click.Group) -> None:
     @click.option("--timeout", type=int, help="Seconds, 1-900 (default 3).")
     @click.option("--description", help="The function's description.")
     def init(
-        directory: Path | None,
+        directory: str | None,
         name: str | None,
         runtime: str | None,
         handler: str | None,
@@ -95,11 +95,9 @@ def register(cli: click.Group) -> None:
         An existing lambdaver.toml is adopted; a directory without Python code gets a
         starter app.py."""
         app = get_app()
-        target = directory if directory is not None else Path()
-        if not target.is_absolute():
-            target = app.cwd / target
+        target = os.path.join(app.cwd, directory or "")  # an absolute DIRECTORY wins
         name = name or (_name_from_function_name(app.function_name) if app.function_name else None)
-        _repo, result = svc.init_function(
+        repo, result = svc.init_function(
             target,
             app.settings,
             name=name,
@@ -109,6 +107,7 @@ def register(cli: click.Group) -> None:
             timeout=timeout,
             description=description,
         )
+        app.adopt(repo)
         app.emit(result)
 
     # --- config ------------------------------------------------------------------------

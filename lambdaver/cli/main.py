@@ -12,6 +12,7 @@ from lambdaver import __version__
 from lambdaver.cli.app import CURRENT, App, global_option_decorators
 from lambdaver.errors import (
     EXIT_BUG,
+    EXIT_FUNCTION_ERROR,
     EXIT_INTERRUPTED,
     EXIT_REPOSITORY,
     EXIT_USAGE,
@@ -129,9 +130,12 @@ def handle_error(exc: BaseException) -> int:
 def main(argv: list[str] | None = None) -> NoReturn:
     CURRENT["operation"] = None
     CURRENT["debug"] = "--debug" in (argv if argv is not None else sys.argv[1:])
+    CURRENT["repo"] = None
     try:
         rv = cli.main(args=argv, prog_name="lambdaver", standalone_mode=False)
         code = rv if isinstance(rv, int) else 0
+        if code in (0, EXIT_FUNCTION_ERROR) and CURRENT["repo"] is not None:
+            CURRENT["repo"].save_derived()  # a failed command leaves the repository as it was
     except BaseException as exc:
         if isinstance(exc, SystemExit):
             raise

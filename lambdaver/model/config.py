@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 from lambdaver.errors import InvalidParameterValueException, ValidationException
 
@@ -45,8 +44,7 @@ FIELDS = {
 }
 
 
-@dataclass(frozen=True)
-class FunctionConfig:
+class FunctionConfig(NamedTuple):
     """Version-level configuration (what a published version freezes)."""
 
     runtime: str
@@ -54,7 +52,7 @@ class FunctionConfig:
     memory_size: int = DEFAULT_MEMORY
     timeout: int = DEFAULT_TIMEOUT
     description: str = ""
-    environment: dict[str, str] | None = field(default=None)
+    environment: dict[str, str] | None = None
 
     def to_record(self) -> dict[str, Any]:
         """Canonical dict for hashing and storage (field names are the TOML keys)."""
@@ -87,7 +85,7 @@ class FunctionConfig:
         )
 
     def with_changes(self, **changes: Any) -> FunctionConfig:
-        return replace(self, **changes)
+        return self._replace(**changes)
 
     def validate(self) -> None:
         validate_config(self)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from lambdaver.errors import (
     AccessDeniedException,
@@ -100,8 +100,7 @@ def is_version_number(q: str) -> bool:
     return q.isdigit() and q.isascii()
 
 
-@dataclass(frozen=True)
-class Arns:
+class Arns(NamedTuple):
     """Builds ARNs for one function in one region and account."""
 
     region: str

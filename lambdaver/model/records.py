@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from lambdaver.model.config import FunctionConfig
 from lambdaver.model.names import LATEST, Arns
 
 
-@dataclass(frozen=True)
-class VersionRecord:
+class VersionRecord(NamedTuple):
     """What ``publish`` freezes.  Immutable; stored as an object and as the version's ref."""
 
     version: str
@@ -114,8 +112,7 @@ def version_configuration(
 __all__ = ["LATEST", "VersionRecord", "function_configuration", "version_configuration"]
 
 
-@dataclass(frozen=True)
-class AliasState:
+class AliasState(NamedTuple):
     """One state of an alias: where it points, its weights, its description, its revision."""
 
     name: str

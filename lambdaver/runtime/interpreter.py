@@ -14,14 +14,15 @@ from __future__ import annotations
 import functools
 import os
 import sys
-from dataclasses import dataclass
-from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 CURRENT_RUNTIME = f"python{sys.version_info[0]}.{sys.version_info[1]}"
 
 
-@dataclass(frozen=True)
-class Choice:
+class Choice(NamedTuple):
     """``executable`` None: fork this process.  ``warning``: say it before running."""
 
     executable: str | None
@@ -59,6 +60,8 @@ def fallback_warning(runtime: str, executable: str, reason: str) -> str:
 
 def find_on_path(command: str) -> str | None:
     """First working ``command`` on PATH; pyenv shims resolved, unusable ones skipped."""
+    from pathlib import Path  # only when another interpreter is wanted
+
     for directory in os.environ.get("PATH", os.defpath).split(os.pathsep):
         candidate = Path(directory or ".") / command
         if not (candidate.is_file() and os.access(candidate, os.X_OK)):
@@ -85,8 +88,8 @@ def _pyenv_root_of_shim(path: Path) -> Path | None:
     for raw_line in head.splitlines():
         line = raw_line.strip()
         if line.startswith(prefix) and line.endswith(b'"'):
-            return Path(os.fsdecode(line[len(prefix) : -1]))
-    return Path(os.environ.get("PYENV_ROOT") or path.parent.parent)
+            return type(path)(os.fsdecode(line[len(prefix) : -1]))
+    return type(path)(os.environ.get("PYENV_ROOT") or path.parent.parent)
 
 
 def _pyenv_version_binary(root: Path, command: str) -> str | None:

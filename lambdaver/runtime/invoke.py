@@ -10,7 +10,6 @@ payload, ``FunctionError`` and log text (``START`` ... ``END``, ``REPORT``).
 
 from __future__ import annotations
 
-import base64
 import fcntl
 import json
 import math
@@ -20,16 +19,17 @@ import signal
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from lambdaver.runtime import interpreter
 from lambdaver.runtime.var_runtime import bootstrap
 
+if TYPE_CHECKING:
+    from lambdaver.storage.fileutil import StrPath
+
 #: Where the bootstrap lives: Lambda's ``LAMBDA_RUNTIME_DIR`` and ``PYTHONPATH``.
-BOOTSTRAP = str(Path(bootstrap.__file__).absolute())
-RUNTIME_DIR = str(Path(BOOTSTRAP).parent)
+BOOTSTRAP = os.path.abspath(bootstrap.__file__)
+RUNTIME_DIR = os.path.dirname(BOOTSTRAP)
 
 #: Time the init phase (importing the handler) may take on top of the timeout, which
 #: only starts with the handler call, as in AWS (whose init phase is limited to 10 s).
@@ -48,9 +48,8 @@ LOG_RESULT_BYTES = 4096
 _CHUNK = 1 << 16
 
 
-@dataclass(frozen=True)
-class InvokeSpec:
-    code_dir: Path
+class InvokeSpec(NamedTuple):
+    code_dir: StrPath
     handler: str
     runtime: str
     environment: dict[str, str]
@@ -65,8 +64,7 @@ class InvokeSpec:
     log_stream_name: str = ""
 
 
-@dataclass(frozen=True)
-class InvokeResult:
+class InvokeResult(NamedTuple):
     payload: bytes
     function_error: str | None
     error_type: str | None
@@ -83,6 +81,8 @@ class InvokeResult:
 
 def log_tail_base64(log: str) -> str:
     """``LogResult``: base64 of the last 4096 bytes of the UTF-8 log."""
+    import base64  # only for --log-type Tail
+
     return base64.b64encode(log.encode("utf-8")[-LOG_RESULT_BYTES:]).decode("ascii")
 
 
@@ -93,7 +93,7 @@ def default_log_stream_name(version: str) -> str:
 
 def build_environment(spec: InvokeSpec, log_stream_name: str) -> dict[str, str]:
     """The function's environment: nothing of ours but PATH, HOME and TMPDIR."""
-    code_dir = str(Path(spec.code_dir).absolute())
+    code_dir = os.path.abspath(spec.code_dir)
     env = {key: os.environ[key] for key in ("PATH", "HOME", "TMPDIR") if key in os.environ}
     env.setdefault("PATH", os.defpath)
     env.update(
@@ -136,7 +136,7 @@ def run(spec: InvokeSpec, warn: Callable[[str], None] | None = None) -> InvokeRe
     env = build_environment(spec, log_stream_name)
     version = interpreter.parse_runtime(spec.runtime)
     job = bootstrap.Job(
-        code_dir=str(Path(spec.code_dir).absolute()),
+        code_dir=os.path.abspath(spec.code_dir),
         handler=spec.handler,
         request_id=spec.request_id,
         function_version=spec.function_version,
@@ -172,7 +172,8 @@ def _other_threads_running() -> bool:
     too (Python 3.12+ warns when forking with any of them).
     """
     try:
-        stat = Path("/proc/self/stat").read_bytes()
+        with open("/proc/self/stat", "rb") as f:
+            stat = f.read()
         return int(stat.rsplit(b")", 1)[1].split()[17]) > 1  # field 20: num_threads
     except (OSError, ValueError, IndexError):
         threading = sys.modules.get("threading")
@@ -182,19 +183,22 @@ def _other_threads_running() -> bool:
 # --- one run of the function's process -------------------------------------------------
 
 
-@dataclass
 class _Outcome:
-    started: float  # time.monotonic() before the process was started
-    init_done: float | None = None  # the handler was imported
-    finished: float | None = None  # the result (or error) frame arrived
-    ended: float = 0.0  # the process was seen gone (or was killed)
-    frame: tuple[bytes, bytes] | None = None  # (kind, body) of RESULT / ERROR / OUT_OF_MEMORY
-    timed_out: bool = False
-    wait_status: int | None = None
-    max_rss_kb: int = 0
-    log: bytes = b""
-    #: Why the interpreter could not start (it never ran the bootstrap), else None.
-    start_failure: str | None = None
+    """What one run observed (a plain class: dataclasses cost start-up time)."""
+
+    def __init__(self, started: float) -> None:
+        self.started = started  # time.monotonic() before the process was started
+        self.init_done: float | None = None  # the handler was imported
+        self.finished: float | None = None  # the result (or error) frame arrived
+        self.ended = 0.0  # the process was seen gone (or was killed)
+        # (kind, body) of RESULT / ERROR / OUT_OF_MEMORY
+        self.frame: tuple[bytes, bytes] | None = None
+        self.timed_out = False
+        self.wait_status: int | None = None
+        self.max_rss_kb = 0
+        self.log = b""
+        #: Why the interpreter could not start (it never ran the bootstrap), else None.
+        self.start_failure: str | None = None
 
 
 class _Invocation:

@@ -18,21 +18,23 @@ import fcntl
 import json
 import os
 from collections.abc import Iterator, Mapping
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lambdaver.storage.fileutil import StrPath
 
 JOURNAL_NAME = "journal.jsonl"
 LOCK_NAME = "journal.lock"
 
 
 class Journal:
-    def __init__(self, directory: Path, max_bytes: int = 8 << 20, keep: int = 3) -> None:
+    def __init__(self, directory: StrPath, max_bytes: int = 8 << 20, keep: int = 3) -> None:
         if max_bytes < 1 or keep < 0:
             raise ValueError("max_bytes must be positive and keep not negative")
-        self.directory = Path(directory)
+        self.directory = os.fspath(directory)
         self.max_bytes = max_bytes
         self.keep = keep
-        self.path = self.directory / JOURNAL_NAME
+        self.path = os.path.join(self.directory, JOURNAL_NAME)
 
     def append(self, entry: Mapping[str, Any]) -> None:
         """Add one entry (a JSON object); rotate when the file has grown too big."""
@@ -41,7 +43,7 @@ class Journal:
         try:
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
         except FileNotFoundError:
-            self.directory.mkdir(parents=True, exist_ok=True)
+            os.makedirs(self.directory, exist_ok=True)
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
         try:
             written = os.write(fd, data)
@@ -63,44 +65,46 @@ class Journal:
                 if entry is not None:
                     yield entry
 
-    def _files(self) -> list[Path]:
+    def _files(self) -> list[str]:
         """Existing journal files, oldest first."""
         rotated = []
         prefix = JOURNAL_NAME + "."
         try:
-            names = [entry.name for entry in self.directory.iterdir()]
+            names = os.listdir(self.directory)
         except FileNotFoundError:
             return []
         for name in names:
             suffix = name.removeprefix(prefix)
             if name.startswith(prefix) and suffix.isdigit():
-                rotated.append((int(suffix), self.directory / name))
+                rotated.append((int(suffix), os.path.join(self.directory, name)))
         return [path for _, path in sorted(rotated, reverse=True)] + [self.path]
 
     def _rotate(self) -> None:
         with self._locked(fcntl.LOCK_EX, required=True):
             try:
-                if self.path.stat().st_size <= self.max_bytes:
+                if os.stat(self.path).st_size <= self.max_bytes:
                     return  # another process rotated it while we waited for the lock
             except FileNotFoundError:
                 return
             if self.keep == 0:
-                self.path.unlink()
+                os.unlink(self.path)
                 return
             for number in range(self.keep, 0, -1):
-                older = self.directory / f"{JOURNAL_NAME}.{number}"
+                older = os.path.join(self.directory, f"{JOURNAL_NAME}.{number}")
                 if number == self.keep:
-                    older.unlink(missing_ok=True)
-                elif older.exists():
-                    older.rename(self.directory / f"{JOURNAL_NAME}.{number + 1}")
-            self.path.rename(self.directory / f"{JOURNAL_NAME}.1")
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(older)
+                elif os.path.exists(older):
+                    os.rename(older, os.path.join(self.directory, f"{JOURNAL_NAME}.{number + 1}"))
+            os.rename(self.path, os.path.join(self.directory, f"{JOURNAL_NAME}.1"))
 
     @contextlib.contextmanager
     def _locked(self, operation: int, *, required: bool) -> Iterator[None]:
         """Hold ``journal.lock``.  A reader that cannot create it (a read-only or missing
         directory) reads unlocked: nobody can be rotating there."""
         try:
-            fd = os.open(self.directory / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+            lock = os.path.join(self.directory, LOCK_NAME)
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         except OSError:
             if required:
                 raise
@@ -119,9 +123,10 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
-def _read(path: Path) -> bytes:
+def _read(path: str) -> bytes:
     try:
-        return path.read_bytes()
+        with open(path, "rb") as f:
+            return f.read()
     except FileNotFoundError:
         return b""
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import replace
 from typing import Any
 
 from lambdaver.errors import (
@@ -262,7 +261,7 @@ def rollback(
         _check_revision(current, revision_id)
         head = repo.meta.log_head(ALIASES, name)
         if to_version is not None:
-            state = replace(current, version=to_version, weights={}, revision_id=repo.new_id())
+            state = current._replace(version=to_version, weights={}, revision_id=repo.new_id())
             parent = head.id if head is not None else None
         else:
             previous = (
@@ -274,7 +273,7 @@ def rollback(
                 raise InvalidParameterValueException(
                     f"Alias {name} has no earlier state to roll back to"
                 )
-            state = replace(AliasState.from_json(previous.value), revision_id=repo.new_id())
+            state = AliasState.from_json(previous.value)._replace(revision_id=repo.new_id())
             parent = previous.parent
         _check_version_exists(repo, state.version)
         _check_routing(repo, state.version, state.weights)

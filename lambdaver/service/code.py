@@ -92,7 +92,7 @@ def _blob(repo: Repository, snap: Snapshot, entry: ManifestEntry) -> bytes:
     path, mode, _size, digest = entry
     if snap.record is not None:
         return repo.store.get_bytes(digest)
-    full = repo.root / path
+    full = Path(repo.root) / path
     if mode == MODE_LINK:
         return str(full.readlink()).encode("utf-8", "surrogateescape")
     return full.read_bytes()
@@ -180,13 +180,13 @@ class _Plan:
 
 @contextlib.contextmanager
 def _staging(repo: Repository, kind: str) -> Iterator[Path]:
-    tmp = repo.dot / "tmp"
+    tmp = Path(repo.dot) / "tmp"
     tmp.mkdir(exist_ok=True)
     path = Path(tempfile.mkdtemp(prefix=f"{kind}.", dir=tmp))
     try:
         yield path
     finally:
-        if not (repo.dot / PENDING).exists():  # else the next command finishes the step
+        if not (Path(repo.dot) / PENDING).exists():  # else the next command finishes the step
             shutil.rmtree(path, ignore_errors=True)
 
 
@@ -285,14 +285,14 @@ def _apply(
         "function": [function[0], function[1].to_record()] if function else None,
         "publish": publish,
     }
-    atomic_write(repo.dot / PENDING, json.dumps(intent, sort_keys=True).encode())
+    atomic_write(Path(repo.dot) / PENDING, json.dumps(intent, sort_keys=True).encode())
     return _carry_out(repo, intent)
 
 
 def _carry_out(repo: Repository, intent: dict[str, Any]) -> dict[str, Any] | None:
     """Carry out an intent; every step may be repeated (a deleted file stays deleted, a
     staged file already renamed is skipped), so a second run after a crash completes it."""
-    root = repo.root
+    root = Path(repo.root)
     for path in intent["delete"]:
         with contextlib.suppress(FileNotFoundError):
             (root / path).unlink()
@@ -323,7 +323,7 @@ def _carry_out(repo: Repository, intent: dict[str, Any]) -> dict[str, Any] | Non
         from lambdaver.service.functions import publish as publish_version
 
         result = publish_version(repo)
-    (repo.dot / PENDING).unlink()
+    (Path(repo.dot) / PENDING).unlink()
     fsync_dir(repo.dot)
     shutil.rmtree(intent["staging"], ignore_errors=True)
     return result
@@ -333,11 +333,11 @@ def recover_pending(repo: Repository) -> None:
     """Complete a checkout or import that a crash interrupted (see ``_apply``)."""
     with repo.lock.held():
         try:
-            intent = json.loads((repo.dot / PENDING).read_bytes())
+            intent = json.loads((Path(repo.dot) / PENDING).read_bytes())
         except FileNotFoundError:
             return  # another process completed it while we waited for the lock
         except ValueError as exc:  # atomic_write makes this impossible; say so if it happens
-            raise RepositoryCorrupt(f"{repo.dot / PENDING} is damaged: {exc}") from exc
+            raise RepositoryCorrupt(f"{Path(repo.dot) / PENDING} is damaged: {exc}") from exc
         _carry_out(repo, intent)
 
 
@@ -362,7 +362,7 @@ def _function_name_fallback(repo: Repository) -> str:
     """The function's name when lambdaver.toml is missing: the parsed copy in the cache,
     else the name in the newest version's stored rendering, else the directory's name."""
     try:
-        raw = json.loads((repo.dot / "cache" / "function.json").read_bytes())
+        raw = json.loads((Path(repo.dot) / "cache" / "function.json").read_bytes())
         return str(raw["name"])
     except (OSError, ValueError, KeyError, TypeError):
         pass
@@ -370,7 +370,7 @@ def _function_name_fallback(repo: Repository) -> str:
         m = re.search(r'"FunctionName": ("(?:[^"\\]|\\.)*")', view or "")
         if m:
             return str(json.loads(m.group(1)))
-    return repo.root.name
+    return Path(repo.root).name
 
 
 def checkout(repo: Repository, qualifier: str, *, force: bool = False) -> dict[str, Any]:
@@ -382,7 +382,7 @@ def checkout(repo: Repository, qualifier: str, *, force: bool = False) -> dict[s
     touched; the function's name in ``lambdaver.toml`` is kept.
     """
     with repo.lock.held():
-        toml = repo.function_file_path
+        toml = Path(repo.function_file_path)
         try:
             fn = repo.reload_function()
             name, cfg = fn.name, fn.config
@@ -417,7 +417,7 @@ def checkout(repo: Repository, qualifier: str, *, force: bool = False) -> dict[s
             for p, m in target.items()
             if p not in current or (current[p][1], current[p][3]) != (m[1], m[3])
         ]
-        _check_conflicts(repo.root, tracked, changed, removed)
+        _check_conflicts(Path(repo.root), tracked, changed, removed)
         with _staging(repo, "checkout") as staging:
             plan = _Plan(staging, delete=sorted(removed))
             for i, path in enumerate(changed):
@@ -708,7 +708,7 @@ def import_zip(
             current = {m[0]: m for m in state.manifest}
             tracked = set(current)
             removed = tracked - {e.path for e in kept}
-            _check_conflicts(repo.root, tracked, [e.path for e in kept], removed)
+            _check_conflicts(Path(repo.root), tracked, [e.path for e in kept], removed)
             with _staging(repo, "import") as staging:
                 plan = _Plan(staging, delete=sorted(removed))
                 for i, e in enumerate(kept):

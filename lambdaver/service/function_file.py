@@ -3,22 +3,23 @@
 from __future__ import annotations
 
 import json
+import os
 import re
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from lambdaver.errors import InvalidParameterValueException, LambdaverError, ValidationException
 from lambdaver.model.config import FunctionConfig, validate_config
 from lambdaver.model.names import validate_function_name
 from lambdaver.storage.fileutil import atomic_write
 
+if TYPE_CHECKING:
+    from lambdaver.storage.fileutil import StrPath
+
 FUNCTION_FILE = "lambdaver.toml"
 KEYS = ("name", "runtime", "handler", "memory_size", "timeout", "description", "environment")
 
 
-@dataclass(frozen=True)
-class FunctionFile:
+class FunctionFile(NamedTuple):
     name: str
     config: FunctionConfig
 
@@ -43,13 +44,14 @@ def _table_line(text: str, table: str) -> int | None:
     return None
 
 
-def _where(path: Path, line: int | None) -> str:
+def _where(path: StrPath, line: int | None) -> str:
     return f"{path}, line {line}" if line else str(path)
 
 
-def read_function_file(path: Path) -> FunctionFile:
+def read_function_file(path: StrPath) -> FunctionFile:
     try:
-        text = path.read_bytes().decode("utf-8")
+        with open(path, "rb") as f:
+            text = f.read().decode("utf-8")
     except FileNotFoundError as exc:
         raise InvalidParameterValueException(
             f"{path} is missing: it holds the function's name and configuration "
@@ -149,7 +151,7 @@ def render_function_file(name: str, config: FunctionConfig) -> bytes:
     return tomli_w.dumps(doc).encode()
 
 
-def write_function_file(path: Path, name: str, config: FunctionConfig) -> None:
+def write_function_file(path: StrPath, name: str, config: FunctionConfig) -> None:
     atomic_write(path, render_function_file(name, config))
 
 
@@ -158,21 +160,22 @@ def write_function_file(path: Path, name: str, config: FunctionConfig) -> None:
 RACY_NS = 1_000_000_000
 
 
-def _stat_key(path: Path) -> list[int] | None:
+def _stat_key(path: StrPath) -> list[int] | None:
     try:
-        st = path.stat()
+        st = os.stat(path)
     except OSError:
         return None
     return [st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns]
 
 
-def load_function_file(path: Path, cache: Path) -> FunctionFile:
+def load_function_file(path: StrPath, cache: StrPath) -> FunctionFile:
     """``lambdaver.toml``, from the parsed copy in ``cache`` when the file is unchanged
     since that copy was made (same size, mtime, inode and ctime), else parsed afresh."""
     key = _stat_key(path)
     if key is not None:
         try:
-            raw = json.loads(cache.read_bytes())
+            with open(cache, "rb") as f:
+                raw = json.loads(f.read())
             if raw["key"] == key:
                 return FunctionFile(raw["name"], FunctionConfig.from_record(raw["config"]))
         except (OSError, ValueError, KeyError, TypeError):
@@ -180,7 +183,7 @@ def load_function_file(path: Path, cache: Path) -> FunctionFile:
     return read_function_file(path)
 
 
-def save_function_cache(path: Path, cache: Path, fn: FunctionFile, now_ns: int) -> None:
+def save_function_cache(path: StrPath, cache: StrPath, fn: FunctionFile, now_ns: int) -> None:
     """Remember the parsed file (call under the repository lock).  A file changed within
     the last second is not remembered: an edit in the same clock tick could hide."""
     key = _stat_key(path)
@@ -189,8 +192,9 @@ def save_function_cache(path: Path, cache: Path, fn: FunctionFile, now_ns: int) 
     data = {"key": key, "name": fn.name, "config": fn.config.to_record()}
     text = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
     try:
-        if cache.read_bytes() == text:
-            return
+        with open(cache, "rb") as f:
+            if f.read() == text:
+                return
     except OSError:
         pass
     atomic_write(cache, text)

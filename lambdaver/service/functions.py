@@ -6,9 +6,7 @@ import os
 import sys
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from lambdaver.errors import (
     InvalidParameterValueException,
@@ -36,6 +34,11 @@ from lambdaver.service.settings import Settings
 from lambdaver.storage.hashing import sha256
 from lambdaver.storage.metadata import Conflict
 from lambdaver.storage.tree import ManifestEntry, manifest_from_bytes
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from lambdaver.storage.fileutil import StrPath
 
 VERSIONS = "versions"
 ALIASES = "aliases"
@@ -103,8 +106,7 @@ def newest_version(repo: Repository) -> VersionRecord | None:
     return VersionRecord.from_json(last[1]) if last else None
 
 
-@dataclass(frozen=True)
-class Resolved:
+class Resolved(NamedTuple):
     """What a qualifier names: ``version`` is ``$LATEST`` or a number; ``record`` is set for
     a published version; ``alias`` when the qualifier was an alias name."""
 
@@ -168,7 +170,7 @@ def aliases_of(repo: Repository, version: str) -> list[str]:
 
 
 def init_function(
-    directory: Path,
+    directory: StrPath,
     settings: Settings,
     *,
     name: str | None = None,
@@ -184,7 +186,9 @@ def init_function(
     options given here taking precedence.  Everything is validated before anything is
     written; the repository itself appears in one rename.
     """
-    directory = directory.absolute()
+    from pathlib import Path  # init only: pathlib is kept off the start-up path
+
+    directory = Path(directory).absolute()
     toml_path = directory / FUNCTION_FILE
     existing = read_function_file(toml_path) if toml_path.exists() else None
     fn_name = name or (existing.name if existing else directory.name)

@@ -11,10 +11,9 @@ created; ``gc`` collects blobs no version uses) and materialised like a version'
 from __future__ import annotations
 
 import json
-import random
+import os
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from lambdaver.errors import (
     InvalidRequestContentException,
@@ -30,8 +29,7 @@ from lambdaver.storage.tree import ManifestEntry
 MAX_PAYLOAD = 6_291_456
 
 
-@dataclass(frozen=True)
-class InvokeOutput:
+class InvokeOutput(NamedTuple):
     status_code: int
     payload: bytes
     executed_version: str | None = None
@@ -77,8 +75,8 @@ def pick_version(alias: AliasState, routing_key: str | None) -> str:
 
         digest = hashlib.sha256(routing_key.encode()).digest()
         draw = int.from_bytes(digest[:8], "big") / 2**64
-    else:
-        draw = random.random()
+    else:  # os.urandom rather than the random module: one import less at start-up
+        draw = int.from_bytes(os.urandom(8), "big") / 2**64
     return extra if draw < weight else alias.version
 
 
@@ -100,7 +98,7 @@ def invoke(
     config, manifest, tree = _code_of(repo, version)
     from lambdaver.storage.materialize import materialize
 
-    code_dir = materialize(repo.store, manifest, repo.dot / "cache" / "run", tree)
+    code_dir = materialize(repo.store, manifest, repo.cache_path("run"), tree)
 
     from lambdaver.runtime import InvokeSpec, log_tail_base64, run
 
@@ -169,7 +167,7 @@ def _code_of(
 def _journal(repo: Repository) -> Any:
     from lambdaver.runtime.journal import Journal
 
-    return Journal(repo.dot / "journal")
+    return Journal(os.path.join(repo.dot, "journal"))
 
 
 # --- logs and metrics ------------------------------------------------------------------

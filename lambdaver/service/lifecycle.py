@@ -268,7 +268,7 @@ def gc(repo: Repository, *, grace: float = GRACE_SECONDS, dry_run: bool = False)
         sweep = _Sweep(now=time.time(), grace=grace, dry_run=dry_run)
         fans = [
             fan
-            for fan in _children(repo.dot / "objects")
+            for fan in _children(Path(repo.dot) / "objects")
             if fan.is_dir() and _HEX2.fullmatch(fan.name)
         ]
         doomed: list[Path] = []
@@ -283,20 +283,20 @@ def gc(repo: Repository, *, grace: float = GRACE_SECONDS, dry_run: bool = False)
         if doomed and not dry_run:
             # Invariant 7, and crash-safe: the stat cache forgets the blobs first, then
             # they go.  A crash in between costs a re-hash, never a missing blob.
-            _prune_index(repo.dot / "index", {p.parent.name + p.name for p in doomed})
+            _prune_index(Path(repo.dot) / "index", {p.parent.name + p.name for p in doomed})
         for obj in doomed:
             sweep.remove(obj, temporary=False)
-        for leftover in _children(repo.dot / "tmp"):
+        for leftover in _children(Path(repo.dot) / "tmp"):
             sweep.remove(leftover)
         for directory, pattern in (
-            (repo.root, re.compile(r"\.lambdaver\.tmp\.\d+|\.lambdaver\.toml\.tmp\..+")),
-            (repo.dot, re.compile(r"\..+\.tmp\..+")),
-            (repo.dot / "cache", re.compile(r"\..+\.tmp\..+")),
+            (Path(repo.root), re.compile(r"\.lambdaver\.tmp\.\d+|\.lambdaver\.toml\.tmp\..+")),
+            (Path(repo.dot), re.compile(r"\..+\.tmp\..+")),
+            (Path(repo.dot) / "cache", re.compile(r"\..+\.tmp\..+")),
         ):
             for leftover in _children(directory):
                 if pattern.fullmatch(leftover.name):
                     sweep.remove(leftover)
-        for entry in _children(repo.dot / "cache" / "run"):
+        for entry in _children(Path(repo.dot) / "cache" / "run"):
             key, rest = entry.name[:64], entry.name[64:]
             if not _HEX64.fullmatch(key):
                 continue
@@ -438,7 +438,7 @@ def fsck(repo: Repository) -> dict[str, Any]:
 
     # Every object on disk, re-hashed (invariant 1).
     on_disk: set[str] = set()
-    for digest, obj_path in _objects_on_disk(repo.dot / "objects"):
+    for digest, obj_path in _objects_on_disk(Path(repo.dot) / "objects"):
         rel = str(obj_path.relative_to(repo.dot))
         if digest is None:
             f.add("StrayFile", f"{rel} is not an object", Path=rel)
@@ -475,7 +475,7 @@ def fsck(repo: Repository) -> dict[str, Any]:
         _check_alias(repo, f, name, raw, set(records))
 
     # The stat cache (invariant 7).
-    index = StatCache(repo.dot / "index")
+    index = StatCache(Path(repo.dot) / "index")
     for path, entry in sorted(index.entries.items()):
         digest = str(entry[-1])
         if digest not in on_disk:

@@ -8,9 +8,8 @@ import os
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import cached_property
-from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
 
 from lambdaver.errors import (
     RepositoryCorrupt,
@@ -26,7 +25,7 @@ from lambdaver.service.function_file import (
     load_function_file,
     save_function_cache,
 )
-from lambdaver.service.settings import Settings
+from lambdaver.service.settings import Settings, SettingsMemo
 from lambdaver.storage.fileutil import RepositoryLock, atomic_write, fsync_dir
 from lambdaver.storage.hashing import sha256
 from lambdaver.storage.metadata import MetaStore
@@ -40,6 +39,9 @@ from lambdaver.storage.tree import (
     manifest_bytes,
     scan,
 )
+
+if TYPE_CHECKING:
+    from lambdaver.storage.fileutil import StrPath
 
 DOT = ".lambdaver"
 IGNORE_FILE = ".lambdaverignore"
@@ -59,12 +61,23 @@ def ignore_rules() -> IgnoreRules:
     )
 
 
+def find_root(start: StrPath) -> str | None:
+    """The nearest directory at or above ``start`` that holds ``.lambdaver/``, or None."""
+    d = os.path.abspath(start)
+    while True:
+        if os.path.isdir(os.path.join(d, DOT)):
+            return d
+        parent = os.path.dirname(d)
+        if parent == d:
+            return None
+        d = parent
+
+
 def new_uuid() -> str:
     return str(uuid.uuid4())
 
 
-@dataclass(frozen=True)
-class LatestState:
+class LatestState(NamedTuple):
     """A hashed snapshot of the working directory ($LATEST's code)."""
 
     entries: list[Entry]
@@ -85,34 +98,42 @@ def code_sha256_of(tree_hex: str) -> str:
 class Repository:
     def __init__(
         self,
-        root: Path,
+        root: StrPath,
         settings: Settings,
         clock: Callable[[], int] = time.time_ns,
         new_id: Callable[[], str] = new_uuid,
     ) -> None:
-        self.root = root
-        self.dot = root / DOT
+        self.root = os.fspath(root)  # paths are strings: pathlib costs start-up time
+        self.dot = os.path.join(self.root, DOT)
         self.settings = settings
         self.clock = clock
         self.new_id = new_id
-        self.lock = RepositoryLock(self.dot / "lock")
+        self.lock = RepositoryLock(os.path.join(self.dot, "lock"))
         # What the last scan learnt, for save_caches(): (cache, entries, manifest, start)
         self._pending_cache: tuple[StatCache, list[Entry], list[ManifestEntry], int] | None = None
+        self.settings_memo: SettingsMemo | None = None
 
     # --- finding and creating ------------------------------------------------------
 
     @classmethod
-    def discover(cls, start: Path, settings: Settings) -> Repository:
-        start = start.absolute()
-        for d in (start, *start.parents):
-            if (d / DOT).is_dir():
-                repo = cls(d, settings)
-                repo.check_format()
-                if (repo.dot / PENDING).exists():
-                    from lambdaver.service.code import recover_pending
+    def discover(cls, start: StrPath, settings: Settings | None = None) -> Repository:
+        """The repository at or above ``start``.  Without ``settings``, the user's settings
+        are loaded through the repository's memo (see ``service/settings.py``)."""
+        root = find_root(start)
+        if root is not None:
+            memo = None
+            if settings is None:
+                memo = SettingsMemo(os.path.join(root, DOT, "cache", "settings"))
+                settings = memo.load()
+            repo = cls(root, settings)
+            repo.settings_memo = memo
+            repo.check_format()
+            if os.path.exists(os.path.join(repo.dot, PENDING)):
+                from lambdaver.service.code import recover_pending
 
-                    recover_pending(repo)
-                return repo
+                recover_pending(repo)
+            return repo
+        start = os.path.abspath(start)
         raise RepositoryNotFound(
             f"No lambdaver repository (.lambdaver/) in {start} or any parent directory; "
             "create one with 'lambdaver init'"
@@ -120,24 +141,25 @@ class Repository:
 
     @classmethod
     def create(
-        cls, root: Path, settings: Settings, clock: Callable[[], int] = time.time_ns
+        cls, root: StrPath, settings: Settings, clock: Callable[[], int] = time.time_ns
     ) -> Repository:
         """Make an empty repository; the caller holds nothing yet.  Built in a temporary
         directory and renamed into place, so an interrupted init leaves no half repository."""
-        tmp = root / f"{DOT}.tmp.{os.getpid()}"
+        root = os.fspath(root)
+        tmp = os.path.join(root, f"{DOT}.tmp.{os.getpid()}")
         try:
-            tmp.mkdir()
+            os.mkdir(tmp)
             for sub in ("objects", "tmp", "cache"):
-                (tmp / sub).mkdir()
-            MetaStore.create(tmp / "meta.sqlite")
-            (tmp / "lock").touch()
+                os.mkdir(os.path.join(tmp, sub))
+            MetaStore.create(os.path.join(tmp, "meta.sqlite"))
+            os.close(os.open(os.path.join(tmp, "lock"), os.O_WRONLY | os.O_CREAT, 0o644))
             config = {
                 "format": FORMAT_NAME,
                 "format_version": FORMAT_VERSION,
                 "created": aws_time(clock()),
             }
-            atomic_write(tmp / "config", json.dumps(config, indent=2).encode() + b"\n")
-            os.rename(tmp, root / DOT)  # noqa: PTH104 - fails if .lambdaver appeared meanwhile
+            atomic_write(os.path.join(tmp, "config"), json.dumps(config, indent=2).encode() + b"\n")
+            os.rename(tmp, os.path.join(root, DOT))  # fails if .lambdaver appeared meanwhile
             fsync_dir(root)
         except BaseException:
             import shutil
@@ -147,9 +169,10 @@ class Repository:
         return cls(root, settings, clock)
 
     def check_format(self) -> None:
-        path = self.dot / "config"
+        path = os.path.join(self.dot, "config")
         try:
-            raw = json.loads(path.read_bytes())
+            with open(path, "rb") as f:
+                raw = json.loads(f.read())
         except FileNotFoundError as exc:
             raise RepositoryCorrupt(f"{path} is missing") from exc
         except PermissionError as exc:
@@ -169,19 +192,19 @@ class Repository:
 
     @cached_property
     def store(self) -> ObjectStore:
-        return ObjectStore(self.dot / "objects", self.dot / "tmp")
+        return ObjectStore(os.path.join(self.dot, "objects"), os.path.join(self.dot, "tmp"))
 
     @cached_property
     def meta(self) -> MetaStore:
-        return MetaStore(self.dot / "meta.sqlite")
+        return MetaStore(os.path.join(self.dot, "meta.sqlite"))
 
     @property
-    def function_file_path(self) -> Path:
-        return self.root / FUNCTION_FILE
+    def function_file_path(self) -> str:
+        return os.path.join(self.root, FUNCTION_FILE)
 
     @cached_property
     def function(self) -> FunctionFile:
-        return load_function_file(self.function_file_path, self.dot / "cache" / "function.json")
+        return load_function_file(self.function_file_path, self.cache_path("function.json"))
 
     def reload_function(self) -> FunctionFile:
         self.__dict__.pop("function", None)
@@ -195,6 +218,10 @@ class Repository:
     def arns(self) -> Arns:
         return Arns(self.settings.region, self.settings.account_id, self.name)
 
+    def cache_path(self, name: str) -> str:
+        """A file of derived data under ``.lambdaver/cache/``."""
+        return os.path.join(self.dot, "cache", name)
+
     def now(self) -> str:
         return aws_time(self.clock())
 
@@ -207,7 +234,7 @@ class Repository:
         with ``store``, also put every blob into the object store."""
         scan_start_ns = time.time_ns()
         entries = scan(self.root, ignore_rules())
-        cache = StatCache(self.dot / "index")
+        cache = StatCache(os.path.join(self.dot, "index"))
         manifest = build_manifest(
             self.root, entries, cache, self.store if store else None, progress
         )
@@ -215,7 +242,7 @@ class Repository:
         digest = sha256(data).hexdigest()
         latest_ns = max((e.mtime_ns for e in entries), default=0)
         try:
-            latest_ns = max(latest_ns, self.function_file_path.stat().st_mtime_ns)
+            latest_ns = max(latest_ns, os.stat(self.function_file_path).st_mtime_ns)
         except OSError:
             pass
         self._pending_cache = (cache, entries, manifest, scan_start_ns)
@@ -229,6 +256,13 @@ class Repository:
             last_modified_ns=latest_ns,
         )
 
+    def save_derived(self) -> None:
+        """After a command succeeded: write the derived data it found missing or out of
+        date (the settings memo).  Needs no lock: every such file is replaced by a rename and
+        carries the key it was derived from.  Best effort, like every cache."""
+        if self.settings_memo is not None:
+            self.settings_memo.save()
+
     def save_caches(self) -> None:
         """Remember the parsed lambdaver.toml and the hashes of the last scan (call under
         the lock, from verbs that change the repository).  Best effort: both are derived
@@ -236,7 +270,7 @@ class Repository:
         try:
             save_function_cache(
                 self.function_file_path,
-                self.dot / "cache" / "function.json",
+                self.cache_path("function.json"),
                 self.function,
                 time.time_ns(),
             )

@@ -1,11 +1,20 @@
-"""The user config file: region, account id, default output."""
+"""The user config file: region, account id, default output.
+
+Where the file lives is platformdirs' answer (or ``$LAMBDAVER_CONFIG``).  Importing
+platformdirs and the TOML parser costs several milliseconds, more than the rest of a
+read verb's start-up, so a repository remembers the answer in ``.lambdaver/cache/settings``
+(a *memo*): the file's path, its stat and the values it held, keyed by everything
+platformdirs' answer depends on (the platform, the user id, ``$HOME``, every ``$XDG_*``
+variable, ``$LAMBDAVER_CONFIG`` and the stat of the installed platformdirs).  A memo whose
+key or file stat differs is ignored and the settings are read afresh.
+"""
 
 from __future__ import annotations
 
+import marshal
 import os
-import re
-from dataclasses import dataclass
-from pathlib import Path
+import sys
+from typing import Any, NamedTuple
 
 from lambdaver.errors import InvalidParameterValueException
 
@@ -14,34 +23,32 @@ DEFAULT_ACCOUNT = "000000000000"
 OUTPUTS = ("json", "table", "text")
 _REGION_RE = r"[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}"
 _ACCOUNT_RE = r"\d{12}"
+#: A config file changed this recently may change again within the same clock tick
+#: unnoticed by its stat ("racy" in git's words): its values are not remembered.
+RACY_NS = 1_000_000_000
+MEMO_FORMAT = 1
 
 
-@dataclass(frozen=True)
-class Settings:
+class Settings(NamedTuple):
     region: str = DEFAULT_REGION
     account_id: str = DEFAULT_ACCOUNT
     output: str | None = None
-    path: Path | None = None
+    path: str | None = None
 
 
-def config_path() -> Path:
+def config_path() -> str:
     """``$LAMBDAVER_CONFIG``, else ``<platformdirs user config dir>/lambdaver/config.toml``."""
     env = os.environ.get("LAMBDAVER_CONFIG")
     if env:
-        return Path(env)
+        return env
     import platformdirs
 
-    return Path(platformdirs.user_config_dir("lambdaver", appauthor=False)) / "config.toml"
+    return os.path.join(platformdirs.user_config_dir("lambdaver", appauthor=False), "config.toml")
 
 
-def load_settings() -> Settings:
-    path = config_path()
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        return Settings(path=path)
-    except OSError as exc:
-        raise InvalidParameterValueException(f"Cannot read {path}: {exc.strerror}") from exc
+def parse_settings(path: str, data: bytes) -> Settings:
+    """The settings in config file ``path`` whose bytes are ``data``."""
+    import re
     import tomllib
 
     try:
@@ -68,3 +75,117 @@ def load_settings() -> Settings:
             f"{path}: output must be one of {', '.join(OUTPUTS)}, not {output!r}"
         )
     return Settings(region=region, account_id=account, output=output, path=path)
+
+
+def _read(path: str) -> Settings:
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        return Settings(path=path)
+    except OSError as exc:
+        raise InvalidParameterValueException(f"Cannot read {path}: {exc.strerror}") from exc
+    return parse_settings(path, data)
+
+
+def load_settings() -> Settings:
+    """The user's settings, read afresh."""
+    return _read(config_path())
+
+
+# --- the memo -------------------------------------------------------------------------
+
+
+def _stat_key(path: str) -> tuple[int, int, int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns)
+
+
+def _environment_key() -> tuple[object, ...]:
+    """Everything platformdirs' answer (or ``$LAMBDAVER_CONFIG``) depends on."""
+    getuid = getattr(os, "getuid", None)
+    xdg = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("XDG_")))
+    return (
+        sys.platform,
+        getuid() if getuid else None,
+        os.environ.get("HOME"),
+        os.environ.get("LAMBDAVER_CONFIG"),
+        xdg,
+    )
+
+
+class SettingsMemo:
+    """``.lambdaver/cache/settings``: what :func:`load_settings` found, and when it holds."""
+
+    def __init__(self, path: str | None) -> None:
+        self.path = path  # None: no repository yet (init sets it once it made one)
+        self.stale = False  # load() read the settings afresh: save() has something to say
+        self._record: Any = None
+
+    def load(self) -> Settings:
+        """The settings: from the memo when it still holds, else read afresh."""
+        key = _environment_key()
+        try:
+            if self.path is None:
+                raise FileNotFoundError
+            with open(self.path, "rb") as f:
+                fmt, mkey, pd_key, path, file_key, values = marshal.load(f)  # noqa: S302
+            if (
+                fmt == MEMO_FORMAT
+                and mkey == key
+                and (pd_key is None or _platformdirs_key(pd_key[0]) == pd_key)
+            ):
+                if _stat_key(path) == file_key:
+                    if file_key is None:
+                        return Settings(path=path)
+                    if values is not None:
+                        region, account, output = values
+                        return Settings(region, account, output, path)
+                settings = _read(path)  # the file changed; where it lives did not
+                self._remember(key, pd_key, path, settings)
+                return settings
+        except (OSError, ValueError, EOFError, TypeError):
+            pass
+        path = config_path()
+        pd_key = None
+        if not os.environ.get("LAMBDAVER_CONFIG"):  # config_path() asked platformdirs
+            pd_key = _platformdirs_key(sys.modules["platformdirs"].__file__ or "")
+        settings = _read(path)
+        self._remember(key, pd_key, path, settings)
+        return settings
+
+    def _remember(
+        self,
+        key: tuple[object, ...],
+        pd_key: tuple[str, tuple[int, int, int, int] | None] | None,
+        path: str,
+        settings: Settings,
+    ) -> None:
+        import time
+
+        file_key = _stat_key(path)
+        now = time.time_ns()
+        racy = file_key is not None and max(file_key[1], file_key[3]) >= now - RACY_NS
+        values = None if racy or file_key is None else tuple(settings[:3])
+        self._record = (MEMO_FORMAT, key, pd_key, path, file_key, values)
+        self.stale = True
+
+    def save(self) -> None:
+        """Write what :meth:`load` found (best effort: it is only a cache)."""
+        if not self.stale or self._record is None or self.path is None:
+            return
+        from lambdaver.storage.fileutil import atomic_write
+
+        try:
+            atomic_write(self.path, marshal.dumps(self._record))
+        except OSError:
+            pass
+        self.stale = False
+
+
+def _platformdirs_key(file: str) -> tuple[str, tuple[int, int, int, int] | None]:
+    """Which platformdirs answered: its file and that file's stat (an upgrade changes it)."""
+    return (file, _stat_key(file))

@@ -8,12 +8,17 @@ import os
 import sys
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lambdaver.errors import RepositoryIOError
 
+if TYPE_CHECKING:  # paths are plain strings (or os.PathLike): pathlib costs start-up time
+    from typing import TypeAlias
 
-def fsync_dir(path: Path) -> None:
+    StrPath: TypeAlias = str | os.PathLike[str]
+
+
+def fsync_dir(path: StrPath) -> None:
     """Make a rename or a new entry in ``path`` durable."""
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
@@ -22,11 +27,12 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def tmp_name(target: Path) -> Path:
-    return target.with_name(f".{target.name}.tmp.{os.getpid()}.{os.urandom(4).hex()}")
+def tmp_name(target: StrPath) -> str:
+    head, tail = os.path.split(os.fspath(target))
+    return os.path.join(head, f".{tail}.tmp.{os.getpid()}.{os.urandom(4).hex()}")
 
 
-def atomic_write(target: Path, data: bytes, mode: int = 0o644) -> None:
+def atomic_write(target: StrPath, data: bytes, mode: int = 0o644) -> None:
     """Write ``data`` to ``target`` so that a crash leaves the old or the new file, never half.
 
     Temporary file in the same directory, fsync, rename over the target, fsync the directory.
@@ -45,15 +51,15 @@ def atomic_write(target: Path, data: bytes, mode: int = 0o644) -> None:
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(OSError):
-            tmp.unlink()
+            os.unlink(tmp)
         raise
-    fsync_dir(target.parent)
+    fsync_dir(os.path.dirname(os.fspath(target)) or ".")
 
 
 _syncfs: Callable[[int], int] | None = None
 
 
-def sync_filesystem(path: Path) -> None:
+def sync_filesystem(path: StrPath) -> None:
     """Flush everything written on the filesystem holding ``path`` (one call for many files).
 
     Uses Linux's ``syncfs(2)`` when it is there, else ``os.sync()``.
@@ -84,7 +90,7 @@ class RepositoryLock:
     a stale lock behind.  Waiting is unbounded but announced on stderr after a second.
     """
 
-    def __init__(self, path: Path, on_wait: Callable[[], None] | None = None) -> None:
+    def __init__(self, path: StrPath, on_wait: Callable[[], None] | None = None) -> None:
         self.path = path
         self.on_wait = on_wait
         self._fd: int | None = None

@@ -13,9 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 from collections.abc import Callable
-from pathlib import Path
 
 from lambdaver.storage.objects import ObjectStore
 from lambdaver.storage.tree import MODE_EXEC, MODE_LINK, ManifestEntry
@@ -26,9 +24,10 @@ def _stat_key(path: str) -> list[int]:
     return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_mode]
 
 
-def _intact(root: str, stamp: Path) -> bool:
+def _intact(root: str, stamp: str) -> bool:
     try:
-        recorded = json.loads(stamp.read_bytes())
+        with open(stamp, "rb") as f:
+            recorded = json.loads(f.read())
     except (OSError, ValueError):
         return False
     try:
@@ -38,31 +37,34 @@ def _intact(root: str, stamp: Path) -> bool:
 
 
 def materialize(
-    store: ObjectStore, manifest: Callable[[], list[ManifestEntry]], cache: Path, key: str
-) -> Path:
+    store: ObjectStore, manifest: Callable[[], list[ManifestEntry]], cache: str, key: str
+) -> str:
     """The tree ``manifest()`` as a directory ``cache/key``, made if missing or touched
     (``manifest`` is called only then)."""
-    final = cache / key
-    stamp = cache / f"{key}.stat.json"
-    if final.is_dir() and _intact(str(final), stamp):
+    final = os.path.join(cache, key)
+    stamp = os.path.join(cache, f"{key}.stat.json")
+    if os.path.isdir(final) and _intact(final, stamp):
         return final
-    cache.mkdir(parents=True, exist_ok=True)
-    tmp = cache / f"{key}.tmp.{os.getpid()}.{os.urandom(4).hex()}"
+    import shutil  # only when a copy is made: it imports compression modules
+
+    os.makedirs(cache, exist_ok=True)
+    tmp = os.path.join(cache, f"{key}.tmp.{os.getpid()}.{os.urandom(4).hex()}")
     try:
         keys = _write_tree(store, manifest(), tmp)
         stale = None
-        if final.exists():
-            stale = cache / f"{key}.stale.{os.getpid()}.{os.urandom(4).hex()}"
+        if os.path.lexists(final):
+            stale = os.path.join(cache, f"{key}.stale.{os.getpid()}.{os.urandom(4).hex()}")
             with contextlib.suppress(OSError):
-                final.rename(stale)
+                os.rename(final, stale)
         try:
-            tmp.rename(final)
+            os.rename(tmp, final)
         except OSError:  # another process made it first: use theirs
             shutil.rmtree(tmp, ignore_errors=True)
             return final
-        stamp_tmp = cache / f"{key}.stat.json.{os.getpid()}"
-        stamp_tmp.write_text(json.dumps(keys, separators=(",", ":")))
-        stamp_tmp.replace(stamp)
+        stamp_tmp = os.path.join(cache, f"{key}.stat.json.{os.getpid()}")
+        with open(stamp_tmp, "w", encoding="utf-8") as f:
+            f.write(json.dumps(keys, separators=(",", ":")))
+        os.replace(stamp_tmp, stamp)
         if stale is not None:
             shutil.rmtree(stale, ignore_errors=True)
     except BaseException:
@@ -72,12 +74,12 @@ def materialize(
 
 
 def _write_tree(
-    store: ObjectStore, manifest: list[ManifestEntry], root: Path
+    store: ObjectStore, manifest: list[ManifestEntry], root: str
 ) -> dict[str, list[int]]:
-    root.mkdir()
+    os.mkdir(root)
     made: set[str] = set()
     keys: dict[str, list[int]] = {}
-    base = str(root)
+    base = root
     for path, mode, _size, digest in manifest:
         parent = os.path.dirname(path)
         if parent and parent not in made:

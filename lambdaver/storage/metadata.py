@@ -12,12 +12,15 @@ written together or not at all, and compare-and-swap (``add_if_new``,
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
 
 from lambdaver.errors import RepositoryCorrupt, RepositoryIOError
+
+if TYPE_CHECKING:
+    from lambdaver.storage.fileutil import StrPath
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
@@ -37,8 +40,7 @@ CREATE INDEX IF NOT EXISTS reflog_ref ON reflog (ns, name, id);
 """
 
 
-@dataclass(frozen=True)
-class LogEntry:
+class LogEntry(NamedTuple):
     id: int
     at: str
     change: str
@@ -55,14 +57,14 @@ class Conflict(Exception):
 
 
 class MetaStore:
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    def __init__(self, path: StrPath) -> None:
+        self.path = os.fspath(path)
         self._conn: sqlite3.Connection | None = None
 
     @property
     def conn(self) -> sqlite3.Connection:
         if self._conn is None:
-            if not self.path.exists():
+            if not os.path.exists(self.path):
                 raise RepositoryCorrupt(f"Metadata database {self.path} is missing")
             try:
                 self._conn = sqlite3.connect(self.path, isolation_level=None, timeout=60.0)
@@ -78,7 +80,7 @@ class MetaStore:
             raise _error(self.path, exc) from exc
 
     @classmethod
-    def create(cls, path: Path) -> MetaStore:
+    def create(cls, path: StrPath) -> MetaStore:
         conn = sqlite3.connect(path, isolation_level=None)
         try:
             conn.executescript("BEGIN;" + SCHEMA + "COMMIT;")
@@ -257,7 +259,7 @@ class MetaStore:
 _IO_WORDS = ("readonly", "disk i/o", "full", "locked", "unable to open", "busy")
 
 
-def _error(path: Path, exc: sqlite3.Error) -> RepositoryIOError | RepositoryCorrupt:
+def _error(path: str, exc: sqlite3.Error) -> RepositoryIOError | RepositoryCorrupt:
     """Read-only, full or failing disks are I/O errors; anything else SQLite says about
     its own file ("not a database", "malformed", a missing table) is corruption."""
     text = str(exc)

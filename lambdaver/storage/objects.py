@@ -12,11 +12,14 @@ import contextlib
 import os
 import zlib
 from collections.abc import Iterator
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lambdaver.errors import RepositoryCorrupt
 from lambdaver.storage.fileutil import fsync_dir, sync_filesystem
 from lambdaver.storage.hashing import sha256
+
+if TYPE_CHECKING:
+    from lambdaver.storage.fileutil import StrPath
 
 CHUNK = 1 << 20
 SMALL = 4 << 20
@@ -26,15 +29,15 @@ class ObjectStore:
     #: Up to this many new objects are made durable one by one; more, with one syncfs.
     FSYNC_EACH_MAX = 64
 
-    def __init__(self, root: Path, tmp: Path) -> None:
-        self.root = root
-        self.tmp = tmp
+    def __init__(self, root: StrPath, tmp: StrPath) -> None:
+        self.root = os.fspath(root)
+        self.tmp = os.fspath(tmp)
         self._dirs: set[str] = set()
         self._written: list[str] = []  # new since the last sync()
         self._created: list[str] = []  # every object this process created
 
-    def path(self, hexdigest: str) -> Path:
-        return self.root / hexdigest[:2] / hexdigest[2:]
+    def path(self, hexdigest: str) -> str:
+        return os.path.join(self.root, hexdigest[:2], hexdigest[2:])
 
     def has(self, hexdigest: str) -> bool:
         return os.path.exists(self.path(hexdigest))
@@ -114,7 +117,7 @@ class ObjectStore:
             finally:
                 os.close(fd)
         for directory in {os.path.dirname(p) for p in written}:
-            fsync_dir(Path(directory))
+            fsync_dir(directory)
 
     def put_bytes(self, data: bytes, *, compress: bool = False) -> str:
         """Store ``data``; return its sha256 hex.  No fsync: sync the filesystem after a batch."""

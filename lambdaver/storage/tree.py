@@ -13,14 +13,15 @@ import marshal
 import os
 import stat
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lambdaver.errors import InvalidParameterValueException
 from lambdaver.storage.fileutil import atomic_write
 from lambdaver.storage.hashing import sha256
 from lambdaver.storage.objects import CHUNK, ObjectStore
+
+if TYPE_CHECKING:
+    from lambdaver.storage.fileutil import StrPath
 
 MODE_FILE = "100644"
 MODE_EXEC = "100755"
@@ -30,37 +31,67 @@ MANIFEST_FORMAT = 1
 ManifestEntry = tuple[str, str, int, str]  # path, mode, size, sha256 hex
 
 
-@dataclass(slots=True)
 class Entry:
-    path: str
-    mode: str
-    size: int
-    mtime_ns: int
-    ino: int
-    ctime_ns: int
-    link: str | None = None
+    """One file or symlink found by a scan (a plain class: dataclasses cost start-up time)."""
+
+    __slots__ = ("ctime_ns", "ino", "link", "mode", "mtime_ns", "path", "size")
+
+    def __init__(
+        self,
+        path: str,
+        mode: str,
+        size: int,
+        mtime_ns: int,
+        ino: int,
+        ctime_ns: int,
+        link: str | None = None,
+    ) -> None:
+        self.path = path
+        self.mode = mode
+        self.size = size
+        self.mtime_ns = mtime_ns
+        self.ino = ino
+        self.ctime_ns = ctime_ns
+        self.link = link
+
+    def __repr__(self) -> str:
+        return f"Entry({self.path!r}, {self.mode}, size={self.size})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Entry):
+            return NotImplemented
+        return all(getattr(self, a) == getattr(other, a) for a in self.__slots__)
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like the dataclass it replaces
 
     @property
     def key(self) -> list[int | str]:
         return [self.size, self.mtime_ns, self.ino, self.ctime_ns, self.mode]
 
 
-@dataclass
 class IgnoreRules:
     """What a scan leaves out: fixed names (not overridable) plus a gitignore-style file."""
 
-    names_anywhere: frozenset[str] = frozenset()
-    root_names: frozenset[str] = frozenset()
-    suffixes: tuple[str, ...] = ()
-    ignore_file: str | None = None
-    _spec: Any = field(default=None, repr=False)
+    def __init__(
+        self,
+        names_anywhere: frozenset[str] = frozenset(),
+        root_names: frozenset[str] = frozenset(),
+        suffixes: tuple[str, ...] = (),
+        ignore_file: str | None = None,
+    ) -> None:
+        self.names_anywhere = names_anywhere
+        self.root_names = root_names
+        self.suffixes = suffixes
+        self.ignore_file = ignore_file
+        self._spec: Any = None
 
-    def load(self, root: Path) -> None:
+    def load(self, root: StrPath) -> None:
         if not self.ignore_file:
             return
-        path = root / self.ignore_file
+        path = os.path.join(root, self.ignore_file)
         try:
-            text = path.read_text(encoding="utf-8")
+            with open(path, encoding="utf-8") as f:
+                text = f.read()
         except FileNotFoundError:
             return
         except (OSError, UnicodeDecodeError) as exc:
@@ -85,7 +116,7 @@ class IgnoreRules:
         return False
 
 
-def scan(root: Path, rules: IgnoreRules) -> list[Entry]:
+def scan(root: StrPath, rules: IgnoreRules) -> list[Entry]:
     """Every file and symlink under ``root`` that the rules keep, sorted by path.
 
     Symlinks are kept as links; one that is absolute or leads outside the tree is refused,
@@ -93,7 +124,7 @@ def scan(root: Path, rules: IgnoreRules) -> list[Entry]:
     """
     rules.load(root)
     out: list[Entry] = []
-    stack: list[tuple[str, str]] = [(str(root), "")]
+    stack: list[tuple[str, str]] = [(os.fspath(root), "")]
     # The loop runs once per file: the checks are inlined (no method call per entry),
     # and directories are recognised from the directory entry's type without a stat.
     anywhere, at_root, suffixes = rules.names_anywhere, rules.root_names, rules.suffixes
@@ -189,11 +220,12 @@ class StatCache:
     # entries.  This is a cache: a file this Python cannot read is simply started afresh.
     FORMAT = 2
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    def __init__(self, path: StrPath) -> None:
+        self.path = os.fspath(path)
         self.entries: dict[str, list[Any]] = {}
         try:
-            fmt, entries = marshal.loads(path.read_bytes())  # noqa: S302 - our own cache file
+            with open(self.path, "rb") as f:
+                fmt, entries = marshal.load(f)  # noqa: S302 - our own cache file
             if fmt == self.FORMAT and isinstance(entries, dict):
                 self.entries = entries
         except (OSError, ValueError, EOFError, TypeError):
@@ -231,7 +263,7 @@ def hash_file(path: str) -> tuple[str, int]:
 
 
 def build_manifest(
-    root: Path,
+    root: StrPath,
     entries: list[Entry],
     cache: StatCache | None,
     store: ObjectStore | None,
@@ -253,7 +285,7 @@ def build_manifest(
             sizes[e.path] = e.size
         else:
             todo.append(e)
-    base = str(root)
+    base = os.fspath(root)
     total = sum(e.size for e in todo)
     if progress is not None and todo:
         progress(0, total)

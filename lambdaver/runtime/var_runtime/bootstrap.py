@@ -21,7 +21,6 @@ JSON marshalling.  This file must stay importable by every interpreter lambdaver
 
 # This file runs first thing in a freshly started interpreter, where importing pathlib
 # costs milliseconds: it works on str paths with os.path on purpose.
-# ruff: noqa: PTH100, PTH109, PTH110, PTH118, PTH120, PTH208
 
 from __future__ import annotations
 
