@@ -57,19 +57,32 @@ HANDLER = "GEN = {gen}\n\n\ndef handler(event, context):\n    return {{'gen': GE
 
 
 def read_index(data: bytes) -> dict[str, list[Any]] | None:
-    """The stat cache's entries: format 2 is ``marshal`` of ``(2, entries)``, format 1 was
-    JSON ``{"format": 1, "entries": ...}``."""
+    """The stat cache's entries: format 3 is ``marshal`` of ``(3, entries, tree)``, format 2
+    was ``(2, entries)``, format 1 JSON ``{"format": 1, "entries": ...}``.  A format-3 tree
+    hash must be the hash of exactly the entries' manifest (else None: a broken index)."""
     try:
-        fmt, entries = marshal.loads(data)  # noqa: S302 - the repository's own cache
-        if fmt == 2 and isinstance(entries, dict):
+        loaded = marshal.loads(data)  # noqa: S302 - the repository's own cache
+        if loaded[0] == 3 and isinstance(loaded[1], dict):
+            entries, tree = loaded[1], loaded[2]
+            if tree is not None and tree != index_tree(entries):
+                return None
             return entries
-    except (ValueError, EOFError, TypeError):
+        if loaded[0] == 2 and isinstance(loaded[1], dict):
+            return loaded[1]
+    except (ValueError, EOFError, TypeError, IndexError):
         pass
     try:
         raw = json.loads(data)
     except ValueError:
         return None
     return raw.get("entries", {}) if isinstance(raw, dict) else None
+
+
+def index_tree(entries: dict[str, list[Any]]) -> str:
+    """The tree hash of the manifest the stat cache's entries describe (FORMAT.md)."""
+    manifest = [[p, row[4], row[0], row[5]] for p, row in sorted(entries.items())]
+    data = json.dumps({"format": 1, "entries": manifest}, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(data.encode("utf-8", "surrogateescape")).hexdigest()
 
 
 def lambdaver_cmd() -> list[str]:

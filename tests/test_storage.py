@@ -244,3 +244,17 @@ def test_many_versions_list_in_numeric_order(tmp_path: Path) -> None:
 
 def test_run_cli_sees_no_repo_above_tmp(tmp_path: Path) -> None:
     assert run_cli("-C", str(tmp_path), "status").exit_code == 253
+
+
+@pytest.mark.parametrize("size", [0, 1, 63, 64, 65, 4096, (1 << 20) + 1])
+def test_sha256_small_is_sha256(size: int) -> None:
+    import hashlib
+
+    from lambdaver.storage import hashing
+
+    data = os.urandom(size)
+    assert hashing.sha256_small(data).hexdigest() == hashlib.sha256(data).hexdigest()
+    assert hashing.sha256_small(data).digest() == hashlib.sha256(data).digest()
+    builtin = hashing._find_builtin()
+    if builtin is not None:  # Python's own implementation, used before hashlib is loaded
+        assert builtin(data).hexdigest() == hashlib.sha256(data).hexdigest()

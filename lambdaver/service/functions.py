@@ -31,7 +31,7 @@ from lambdaver.model.timefmt import aws_time
 from lambdaver.service.function_file import FUNCTION_FILE, read_function_file, write_function_file
 from lambdaver.service.repository import DOT, LatestState, Repository
 from lambdaver.service.settings import Settings
-from lambdaver.storage.hashing import sha256
+from lambdaver.storage.hashing import sha256_small
 from lambdaver.storage.metadata import Conflict
 from lambdaver.storage.tree import ManifestEntry, manifest_from_bytes
 
@@ -66,7 +66,7 @@ def default_runtime() -> str:
 def latest_revision_id(tree: str, config_hash: str, counter: int) -> str:
     """$LATEST's RevisionId: changes whenever its code or configuration changes, and with
     every publish (as AWS's does), and is stable otherwise."""
-    digest = sha256(f"{tree}:{config_hash}:{counter}".encode()).digest()
+    digest = sha256_small(f"{tree}:{config_hash}:{counter}".encode()).digest()
     return str(uuid.UUID(bytes=digest[:16], version=4))
 
 
@@ -88,7 +88,7 @@ def check_revision_id(
 
 
 def config_hash(config: FunctionConfig) -> str:
-    return sha256(config.canonical_bytes()).hexdigest()
+    return sha256_small(config.canonical_bytes()).hexdigest()
 
 
 def get_version_record(repo: Repository, number: str) -> VersionRecord | None:

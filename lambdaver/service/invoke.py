@@ -71,9 +71,9 @@ def pick_version(alias: AliasState, routing_key: str | None) -> str:
         return alias.version
     weight = alias.weights[extra]
     if routing_key is not None:
-        import hashlib
+        from lambdaver.storage.hashing import sha256_small
 
-        digest = hashlib.sha256(routing_key.encode()).digest()
+        digest = sha256_small(routing_key.encode()).digest()
         draw = int.from_bytes(digest[:8], "big") / 2**64
     else:  # os.urandom rather than the random module: one import less at start-up
         draw = int.from_bytes(os.urandom(8), "big") / 2**64

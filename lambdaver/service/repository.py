@@ -90,9 +90,9 @@ class LatestState(NamedTuple):
 
 
 def code_sha256_of(tree_hex: str) -> str:
-    import base64
+    import binascii  # base64's own core, without base64's imports
 
-    return base64.b64encode(bytes.fromhex(tree_hex)).decode()
+    return binascii.b2a_base64(bytes.fromhex(tree_hex), newline=False).decode()
 
 
 class Repository:
@@ -110,7 +110,9 @@ class Repository:
         self.new_id = new_id
         self.lock = RepositoryLock(os.path.join(self.dot, "lock"))
         # What the last scan learnt, for save_caches(): (cache, entries, manifest, start)
-        self._pending_cache: tuple[StatCache, list[Entry], list[ManifestEntry], int] | None = None
+        self._pending_cache: tuple[StatCache, list[Entry], list[ManifestEntry], int, str] | None = (
+            None
+        )
         self.settings_memo: SettingsMemo | None = None
 
     # --- finding and creating ------------------------------------------------------
@@ -239,13 +241,15 @@ class Repository:
             self.root, entries, cache, self.store if store else None, progress
         )
         data = manifest_bytes(manifest)
-        digest = sha256(data).hexdigest()
+        # Unchanged since the cache was saved: its tree hash holds, no hashing (nor hashlib's
+        # import).  publish (store=True) always hashes what it is about to store.
+        digest = (None if store else cache.known_tree(entries)) or sha256(data).hexdigest()
         latest_ns = max((e.mtime_ns for e in entries), default=0)
         try:
             latest_ns = max(latest_ns, os.stat(self.function_file_path).st_mtime_ns)
         except OSError:
             pass
-        self._pending_cache = (cache, entries, manifest, scan_start_ns)
+        self._pending_cache = (cache, entries, manifest, scan_start_ns, digest)
         return LatestState(
             entries=entries,
             manifest=manifest,
@@ -258,10 +262,30 @@ class Repository:
 
     def save_derived(self) -> None:
         """After a command succeeded: write the derived data it found missing or out of
-        date (the settings memo).  Needs no lock: every such file is replaced by a rename and
-        carries the key it was derived from.  Best effort, like every cache."""
+        date.  The settings memo needs no lock (it is replaced by a rename and carries the
+        key it was derived from); the stat cache is refreshed only if the lock is free at
+        once, as ``git status`` refreshes the index.  Best effort, like every cache."""
         if self.settings_memo is not None:
             self.settings_memo.save()
+        pending = self._pending_cache
+        if pending is None or not self.lock.try_acquire():
+            return
+        try:
+            cache, entries, manifest, scan_start_ns, tree = pending
+            # A hit promises that the blob is stored and durable (publish relies on it):
+            # gc may have removed unreferenced blobs since the scan, and an invoke of
+            # $LATEST stores blobs without syncing them.  So, under the lock: every blob
+            # must exist, and those the cache did not vouch for yet are synced first.
+            known = cache.entries
+            fresh = [m[3] for m in manifest if (known.get(m[0]) or [None])[-1] != m[3]]
+            has = self.store.has
+            if all(has(m[3]) for m in manifest) and self.store.make_durable(fresh):
+                cache.refresh(entries, {m[0]: m[3] for m in manifest}, scan_start_ns, tree)
+        except OSError:
+            pass
+        finally:
+            self.lock.release()
+            self._pending_cache = None
 
     def save_caches(self) -> None:
         """Remember the parsed lambdaver.toml and the hashes of the last scan (call under
@@ -275,7 +299,8 @@ class Repository:
                 time.time_ns(),
             )
             if self._pending_cache is not None:
-                cache, entries, manifest, scan_start_ns = self._pending_cache
-                cache.refresh(entries, {m[0]: m[3] for m in manifest}, scan_start_ns)
+                cache, entries, manifest, scan_start_ns, tree = self._pending_cache
+                cache.refresh(entries, {m[0]: m[3] for m in manifest}, scan_start_ns, tree)
+                self._pending_cache = None
         except OSError:
             pass

@@ -124,6 +124,24 @@ class RepositoryLock:
         self._fd = fd
         self._depth = 1
 
+    def try_acquire(self) -> bool:
+        """Take the lock if it is free right now (True), else do nothing (False)."""
+        if self._depth:
+            self._depth += 1
+            return True
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            return False
+        self._fd = fd
+        self._depth = 1
+        return True
+
     def release(self) -> None:
         self._depth -= 1
         if self._depth == 0 and self._fd is not None:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from lambdaver.errors import RepositoryCorrupt
 from lambdaver.storage.fileutil import fsync_dir, sync_filesystem
-from lambdaver.storage.hashing import sha256
+from lambdaver.storage.hashing import sha256, sha256_small
 
 if TYPE_CHECKING:
     from lambdaver.storage.fileutil import StrPath
@@ -119,6 +119,28 @@ class ObjectStore:
         for directory in {os.path.dirname(p) for p in written}:
             fsync_dir(directory)
 
+    def make_durable(self, hexdigests: list[str]) -> bool:
+        """Sync objects that may have been written without a sync (by another process);
+        False if one of them is missing."""
+        paths = [self.path(h) for h in hexdigests]
+        if len(paths) > self.FSYNC_EACH_MAX:
+            if not all(os.path.exists(p) for p in paths):
+                return False
+            sync_filesystem(self.root)
+            return True
+        for path in paths:
+            try:
+                fd = os.open(path, os.O_RDONLY)
+            except FileNotFoundError:
+                return False
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        for directory in {os.path.dirname(p) for p in paths}:
+            fsync_dir(directory)
+        return True
+
     def put_bytes(self, data: bytes, *, compress: bool = False) -> str:
         """Store ``data``; return its sha256 hex.  No fsync: sync the filesystem after a batch."""
         hexdigest = sha256(data).hexdigest()
@@ -173,7 +195,7 @@ class ObjectStore:
             raise RepositoryCorrupt(f"Object {hexdigest} is missing") from exc
         except zlib.error as exc:
             raise RepositoryCorrupt(f"Object {hexdigest} is damaged: {exc}") from exc
-        if sha256(data).hexdigest() != hexdigest:
+        if sha256_small(data).hexdigest() != hexdigest:
             raise RepositoryCorrupt(f"Object {hexdigest} fails its hash check")
         return data
 

@@ -207,48 +207,72 @@ def _check_link(rel: str, target: str) -> None:
 
 
 class StatCache:
-    """path -> (stat key, sha256), saved atomically.
+    """path -> (stat key, sha256), saved atomically, plus the tree hash of exactly those
+    entries when they are the whole tree.
 
     Only files whose mtime and ctime are older than the scan's start by a safety margin
     are remembered: a file changed in the same clock tick as it was hashed (git's "racy
     clean" problem) or while the scan ran is always read again next time.  Any later
-    change moves the ctime past every remembered value, so a hit is trustworthy.
+    change moves the ctime past every remembered value, so a hit is trustworthy.  When
+    every file of a scan hits and the cache holds no other path, the manifest is the one
+    the cache was saved from, so its tree hash (``tree``) is known without hashing.
     """
 
     RACY_NS = 1_000_000_000
     # marshal: Python's own serialisation, several times faster than JSON for 20,000
     # entries.  This is a cache: a file this Python cannot read is simply started afresh.
-    FORMAT = 2
+    FORMAT = 3
 
     def __init__(self, path: StrPath) -> None:
         self.path = os.fspath(path)
         self.entries: dict[str, list[Any]] = {}
+        self.tree: str | None = None
+        self.hits = 0  # lookups answered since loading
         try:
             with open(self.path, "rb") as f:
-                fmt, entries = marshal.load(f)  # noqa: S302 - our own cache file
+                fmt, entries, tree = marshal.load(f)  # noqa: S302 - our own cache file
             if fmt == self.FORMAT and isinstance(entries, dict):
                 self.entries = entries
+                self.tree = tree if isinstance(tree, str) else None
         except (OSError, ValueError, EOFError, TypeError):
             self.entries = {}
 
     def lookup(self, e: Entry) -> str | None:
         hit = self.entries.get(e.path)
         if hit is not None and hit[:-1] == e.key:
+            self.hits += 1
             return str(hit[-1])
         return None
 
-    def refresh(self, entries: Iterable[Entry], hashes: dict[str, str], scan_start_ns: int) -> bool:
-        """Save what a scan learnt, if it differs from what is on disk; True if saved."""
+    def known_tree(self, entries: list[Entry]) -> str | None:
+        """The tree hash of the scanned ``entries`` if every one of them hit and they are
+        exactly the cached paths (call after looking each of them up once)."""
+        if self.tree is not None and self.hits == len(entries) == len(self.entries):
+            return self.tree
+        return None
+
+    def refresh(
+        self,
+        entries: Iterable[Entry],
+        hashes: dict[str, str],
+        scan_start_ns: int,
+        tree: str | None = None,
+    ) -> bool:
+        """Save what a scan learnt, if it differs from what is on disk; True if saved.
+        ``tree``: the hash of the manifest of ``entries``, kept if no entry is left out."""
         cutoff = scan_start_ns - self.RACY_NS
+        entries = list(entries)
         kept = {
             e.path: [*e.key, hashes[e.path]]
             for e in entries
             if e.mtime_ns < cutoff and e.ctime_ns < cutoff
         }
-        if kept == self.entries:
+        tree = tree if len(kept) == len(entries) else None
+        if kept == self.entries and tree == self.tree:
             return False
-        atomic_write(self.path, marshal.dumps((self.FORMAT, kept)))
+        atomic_write(self.path, marshal.dumps((self.FORMAT, kept, tree)))
         self.entries = kept
+        self.tree = tree
         return True
 
 
