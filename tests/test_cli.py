@@ -210,6 +210,8 @@ def test_read_verbs_keep_heavy_modules_off_the_start_up_path(fn: Fn) -> None:
              "platformdirs", "dataclasses", "tempfile", "shutil", "random"}  # fmt: skip
     # $LATEST is unchanged since the publish: the stat cache knows its tree hash
     assert imported("versions", "list") & (heavy | {"hashlib", "base64"}) == set()
+    # the listing is now cached with the metadata's change counter: no SQLite either
+    assert imported("versions", "list") & (heavy | {"hashlib", "sqlite3"}) == set()
     assert imported("config", "show", "--qualifier", "1") & (heavy | {"hashlib"}) == set()
     fn.write("app.py", "def handler(event, context):\n    return 2\n")
     assert "hashlib" in imported("versions", "list")  # changed: hashed again

@@ -319,7 +319,7 @@ def test_checkout_restores_a_missing_lambdaver_toml(tmp_path: Path) -> None:
     f.publish()
     text = (root / "lambdaver.toml").read_text()
     (root / "lambdaver.toml").unlink()
-    (root / ".lambdaver" / "cache" / "function.json").unlink(missing_ok=True)
+    (root / ".lambdaver" / "cache" / "function").unlink(missing_ok=True)
     r = f("checkout", "1")
     assert r.exit_code == 0, r
     assert (root / "lambdaver.toml").read_text() == text

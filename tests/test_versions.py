@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from conftest import Fn
+import pytest
+
+from conftest import Fn, run_cli
 
 
 def test_list_latest_first_then_ascending_with_arns(fn: Fn) -> None:
@@ -134,3 +136,74 @@ def test_fast_json_listing_equals_the_rendered_result(fn: Fn, tmp_path, monkeypa
     assert "eu-west-1" in listed and "us-east-1" not in listed
     repo = Repository.discover(fn.root, load_settings())
     assert listed == json.dumps(svc.list_versions(repo), indent=4, ensure_ascii=False) + "\n"
+
+
+def _full_listing(fn: Fn) -> str:
+    import json
+
+    from lambdaver.service import functions as svc
+    from lambdaver.service.repository import Repository
+    from lambdaver.service.settings import load_settings
+
+    repo = Repository.discover(fn.root, load_settings())
+    return json.dumps(svc.list_versions(repo), indent=4, ensure_ascii=False) + "\n"
+
+
+CHANGES = {
+    "publish": lambda fn: fn.publish(**{"app.py": "# new\n"}),
+    "delete": lambda fn: fn.ok("versions", "delete", "1"),
+    "alias create": lambda fn: fn.ok("alias", "create", "dev", "--version", "2"),
+    "alias to $LATEST": lambda fn: fn.ok("alias", "create", "edge", "--version", "$LATEST"),
+    "alias weights": lambda fn: fn.ok(
+        "alias", "update", "prod", "--routing-config", "AdditionalVersionWeights={2=0.25}"
+    ),
+    "alias delete": lambda fn: fn.ok("alias", "delete", "prod"),
+    "rollback": lambda fn: fn.ok("rollback", "prod"),
+    "config set": lambda fn: fn.ok("config", "set", "--timeout", "30"),
+    "code edit": lambda fn: fn.write("app.py", "# edited, not published\n"),
+    "prune": lambda fn: fn.ok("versions", "prune", "--keep", "1"),
+}
+
+
+@pytest.mark.parametrize("change", sorted(CHANGES))
+def test_the_cached_listing_follows_every_change(fn: Fn, change: str) -> None:
+    for i in range(3):
+        fn.publish(**{"app.py": f"# {i}\n"})
+    fn.ok("alias", "create", "prod", "--version", "2")
+    fn.ok("alias", "update", "prod", "--version", "3")
+    cache = fn.root / ".lambdaver" / "cache" / "versions"
+    first = fn("versions", "list").stdout
+    assert cache.is_file()  # written by the first listing ...
+    assert fn("versions", "list").stdout == first == _full_listing(fn)  # ... served by the second
+    CHANGES[change](fn)
+    after = fn("versions", "list").stdout
+    assert after == _full_listing(fn)
+    assert after != first
+    assert fn("versions", "list").stdout == after
+
+
+def test_a_damaged_or_foreign_listing_cache_is_ignored(fn: Fn) -> None:
+    fn.publish()
+    cache = fn.root / ".lambdaver" / "cache" / "versions"
+    good = fn("versions", "list").stdout
+    for garbage in (b"", b"\x00" * 100, b"junk", cache.read_bytes()[:-10]):
+        cache.write_bytes(garbage)
+        assert fn("versions", "list").stdout == good
+    # a cache made for another repository's metadata (other change counter) is not used
+    other = fn.root.parent / "other"
+    other.mkdir()
+    (other / "app.py").write_text("x = 1\n")
+    assert run_cli("init", str(other), "--name", "hello").exit_code == 0
+    r = run_cli("-C", str(other), "versions", "list", "--output", "json")
+    assert r.exit_code == 0, r
+    (fn.root / ".lambdaver" / "cache" / "versions").write_bytes(
+        (other / ".lambdaver" / "cache" / "versions").read_bytes()
+    )
+    assert fn("versions", "list").stdout == good
+
+
+def test_a_refused_listing_writes_no_cache(fn: Fn, unchanged) -> None:
+    fn.publish()
+    with unchanged(fn.root / ".lambdaver"):
+        r = fn("versions", "list", "--function-name", "other")
+        assert r.exit_code == 254

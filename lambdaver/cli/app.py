@@ -6,11 +6,9 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import click
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 # The operation being run, for error messages ("when calling the X operation"), and the
 # repository it found (whose derived data is saved when the command succeeds).
@@ -160,49 +158,56 @@ def _set(attr: str) -> Callable[[click.Context, click.Parameter, Any], None]:
     return callback
 
 
-def global_option_decorators(include_function_name: bool) -> list[Callable[[F], F]]:
-    opts: list[Callable[[F], F]] = [
-        click.option(
-            "-C",
-            "chdir",
-            metavar="DIR",
-            expose_value=False,
-            callback=_set("directory"),
-            help="Run as if lambdaver was started in DIR.",
-        ),
-        click.option(
-            "--output",
-            type=click.Choice(["json", "table", "text"]),
-            expose_value=False,
-            callback=_set("output"),
-            help="Output format (default: table on a terminal, else json).",
-        ),
-        click.option(
-            "--query",
-            metavar="EXPR",
-            expose_value=False,
-            callback=_set("query"),
-            help="JMESPath expression applied to the result, as in the aws CLI.",
-        ),
-        click.option(
-            "--debug",
-            is_flag=True,
-            expose_value=False,
-            callback=_set("debug"),
-            help="Show a traceback for errors.",
-        ),
-    ]
-    if include_function_name:
-        opts.append(
-            click.option(
-                "--function-name",
-                metavar="NAME|ARN",
+_GLOBAL_OPTIONS: dict[bool, list[click.Parameter]] = {}
+
+
+def global_options(include_function_name: bool) -> list[click.Parameter]:
+    """The global options, made once and shared by every command that takes them (they
+    hold no state: values go to the App through their callbacks), so that registering a
+    module's verbs does not build five options per verb."""
+    if include_function_name not in _GLOBAL_OPTIONS:
+        opts: list[click.Parameter] = [
+            click.Option(
+                ["-C", "chdir"],
+                metavar="DIR",
                 expose_value=False,
-                callback=_set("function_name"),
-                help="The function: a name, partial or full ARN (default: this repository's).",
+                callback=_set("directory"),
+                help="Run as if lambdaver was started in DIR.",
             ),
-        )
-    return opts
+            click.Option(
+                ["--output"],
+                type=click.Choice(["json", "table", "text"]),
+                expose_value=False,
+                callback=_set("output"),
+                help="Output format (default: table on a terminal, else json).",
+            ),
+            click.Option(
+                ["--query"],
+                metavar="EXPR",
+                expose_value=False,
+                callback=_set("query"),
+                help="JMESPath expression applied to the result, as in the aws CLI.",
+            ),
+            click.Option(
+                ["--debug"],
+                is_flag=True,
+                expose_value=False,
+                callback=_set("debug"),
+                help="Show a traceback for errors.",
+            ),
+        ]
+        if include_function_name:
+            opts.append(
+                click.Option(
+                    ["--function-name"],
+                    metavar="NAME|ARN",
+                    expose_value=False,
+                    callback=_set("function_name"),
+                    help="The function: a name, partial or full ARN (default: this repository's).",
+                )
+            )
+        _GLOBAL_OPTIONS[include_function_name] = opts
+    return _GLOBAL_OPTIONS[include_function_name]
 
 
 class Verb(click.Command):
@@ -211,8 +216,7 @@ class Verb(click.Command):
     def __init__(self, *args: Any, operation: str = "", **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.operation = operation or "".join(p.capitalize() for p in (self.name or "").split("-"))
-        for deco in global_option_decorators(include_function_name=True):
-            deco(self)
+        self.params.extend(global_options(include_function_name=True))
 
     def make_context(
         self,
@@ -232,11 +236,7 @@ class VerbGroup(click.Group):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        for deco in global_option_decorators(include_function_name=False):
-            deco(self)
+        self.params.extend(global_options(include_function_name=False))
 
-
-# Decorator params on a click.Command instance: click.option(...)(cmd) appends to
-# cmd.params when given a Command, which is what the loops above rely on.
 
 __all__ = ["CURRENT", "App", "Verb", "VerbGroup", "epilog", "get_app"]

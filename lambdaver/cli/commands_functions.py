@@ -273,7 +273,8 @@ def register(cli: click.Group) -> None:
         repo = app.repo()
         app.qualifier(None)
         if app.query is None and app.output_format() == "json":
-            click.echo(svc.list_versions_json(repo))  # the same JSON, from cached renderings
+            # the same JSON, from cached renderings, written as the bytes they are kept as
+            click.echo(svc.list_versions_json(repo) + b"\n", nl=False)
             return
         app.emit(svc.list_versions(repo))
 

@@ -9,7 +9,7 @@ from typing import Any, NoReturn
 import click
 
 from lambdaver import __version__
-from lambdaver.cli.app import CURRENT, App, global_option_decorators
+from lambdaver.cli.app import CURRENT, App, global_options
 from lambdaver.errors import (
     EXIT_BUG,
     EXIT_FUNCTION_ERROR,
@@ -43,8 +43,7 @@ class RootGroup(click.Group):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._loaded: set[str] = set()
-        for deco in global_option_decorators(include_function_name=False):
-            deco(self)
+        self.params.extend(global_options(include_function_name=False))
 
     def load(self, module: str) -> None:
         if module not in self._loaded:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any, NamedTuple
 
@@ -68,6 +67,8 @@ class FunctionConfig(NamedTuple):
         return rec
 
     def canonical_bytes(self) -> bytes:
+        import json  # imported when used: a millisecond of start-up
+
         return json.dumps(
             self.to_record(), sort_keys=True, separators=(",", ":"), ensure_ascii=False
         ).encode()
@@ -164,6 +165,8 @@ def validate_environment(env: dict[str, str] | None) -> None:
             "variables you have provided contains reserved keys that are currently not supported "
             f"for modification. Reserved keys used in this request: {', '.join(reserved)}"
         )
+    import json
+
     measured = json.dumps(env, separators=(",", ":"), ensure_ascii=False)
     if len(measured.encode()) > 4096:
         raise InvalidParameterValueException(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any, NamedTuple
 
 from lambdaver.model.config import FunctionConfig
@@ -23,6 +22,8 @@ class VersionRecord(NamedTuple):
     revision_id: str
 
     def to_json(self) -> str:
+        import json  # imported when used: a millisecond of start-up
+
         return json.dumps(
             {
                 "version": self.version,
@@ -42,6 +43,8 @@ class VersionRecord(NamedTuple):
 
     @classmethod
     def from_json(cls, text: str) -> VersionRecord:
+        import json
+
         raw = json.loads(text)
         return cls(
             version=raw["version"],
@@ -122,6 +125,8 @@ class AliasState(NamedTuple):
     revision_id: str
 
     def to_json(self) -> str:
+        import json  # imported when used: a millisecond of start-up
+
         return json.dumps(
             {
                 "name": self.name,
@@ -137,6 +142,8 @@ class AliasState(NamedTuple):
 
     @classmethod
     def from_json(cls, text: str) -> AliasState:
+        import json
+
         raw = json.loads(text)
         return cls(
             name=raw["name"],

@@ -34,7 +34,7 @@ from lambdaver.errors import (
 from lambdaver.model.config import FunctionConfig
 from lambdaver.model.names import LATEST
 from lambdaver.model.records import VersionRecord
-from lambdaver.service.function_file import write_function_file
+from lambdaver.service.function_file import read_function_cache, write_function_file
 from lambdaver.service.functions import (
     VERSIONS,
     check_revision_id,
@@ -361,11 +361,9 @@ def _published(repo: Repository, tree: str, chash: str | None) -> bool:
 def _function_name_fallback(repo: Repository) -> str:
     """The function's name when lambdaver.toml is missing: the parsed copy in the cache,
     else the name in the newest version's stored rendering, else the directory's name."""
-    try:
-        raw = json.loads((Path(repo.dot) / "cache" / "function.json").read_bytes())
-        return str(raw["name"])
-    except (OSError, ValueError, KeyError, TypeError):
-        pass
+    cached = read_function_cache(repo.cache_path("function"))
+    if cached is not None:
+        return cached[1]
     for _number, _raw, view in reversed(repo.meta.views(VERSIONS)):
         m = re.search(r'"FunctionName": ("(?:[^"\\]|\\.)*")', view or "")
         if m:

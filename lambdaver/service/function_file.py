@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+import marshal
 import os
 import re
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -168,19 +168,35 @@ def _stat_key(path: StrPath) -> list[int] | None:
     return [st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns]
 
 
-def load_function_file(path: StrPath, cache: StrPath) -> FunctionFile:
+#: The parsed copy is Python's marshal format (JSON would cost a module import at start-up).
+CACHE_FORMAT = 1
+
+
+def read_function_cache(cache: StrPath) -> tuple[list[int], str, dict[str, Any]] | None:
+    """The parsed copy: ``(stat key of lambdaver.toml, name, configuration record)``."""
+    try:
+        with open(cache, "rb") as f:
+            fmt, key, name, record = marshal.load(f)  # noqa: S302 - our own cache file
+    except (OSError, ValueError, EOFError, TypeError):
+        return None
+    if fmt != CACHE_FORMAT or not isinstance(name, str) or not isinstance(record, dict):
+        return None
+    return key, name, record
+
+
+def load_function_file(path: StrPath, cache: StrPath) -> tuple[FunctionFile, bool]:
     """``lambdaver.toml``, from the parsed copy in ``cache`` when the file is unchanged
-    since that copy was made (same size, mtime, inode and ctime), else parsed afresh."""
+    since that copy was made (same size, mtime, inode and ctime), else parsed afresh; and
+    whether the copy served it."""
     key = _stat_key(path)
     if key is not None:
-        try:
-            with open(cache, "rb") as f:
-                raw = json.loads(f.read())
-            if raw["key"] == key:
-                return FunctionFile(raw["name"], FunctionConfig.from_record(raw["config"]))
-        except (OSError, ValueError, KeyError, TypeError):
-            pass
-    return read_function_file(path)
+        cached = read_function_cache(cache)
+        if cached is not None and cached[0] == key:
+            try:
+                return FunctionFile(cached[1], FunctionConfig.from_record(cached[2])), True
+            except (KeyError, TypeError, ValueError):
+                pass
+    return read_function_file(path), False
 
 
 def save_function_cache(path: StrPath, cache: StrPath, fn: FunctionFile, now_ns: int) -> None:
@@ -189,12 +205,7 @@ def save_function_cache(path: StrPath, cache: StrPath, fn: FunctionFile, now_ns:
     key = _stat_key(path)
     if key is None or key[1] >= now_ns - RACY_NS or key[3] >= now_ns - RACY_NS:
         return
-    data = {"key": key, "name": fn.name, "config": fn.config.to_record()}
-    text = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
-    try:
-        with open(cache, "rb") as f:
-            if f.read() == text:
-                return
-    except OSError:
-        pass
-    atomic_write(cache, text)
+    record = fn.config.to_record()
+    if read_function_cache(cache) == (key, fn.name, record):
+        return
+    atomic_write(cache, marshal.dumps((CACHE_FORMAT, key, fn.name, record)))

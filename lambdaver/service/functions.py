@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from lambdaver import __version__
 from lambdaver.errors import (
     InvalidParameterValueException,
     PreconditionFailedException,
@@ -70,9 +71,14 @@ def latest_revision_id(tree: str, config_hash: str, counter: int) -> str:
     return str(uuid.UUID(bytes=digest[:16], version=4))
 
 
-def current_revision_id(repo: Repository, state: LatestState, cfg: FunctionConfig) -> str:
-    """$LATEST's RevisionId now, from a scan of its code and its configuration."""
-    return latest_revision_id(state.tree, config_hash(cfg), repo.meta.counter(VERSION_COUNTER))
+def current_revision_id(
+    repo: Repository, state: LatestState, cfg: FunctionConfig, counter: int | None = None
+) -> str:
+    """$LATEST's RevisionId now, from a scan of its code and its configuration (and the
+    version counter, read from the metadata unless given)."""
+    if counter is None:
+        counter = repo.meta.counter(VERSION_COUNTER)
+    return latest_revision_id(state.tree, config_hash(cfg), counter)
 
 
 def check_revision_id(
@@ -136,7 +142,7 @@ def resolve(repo: Repository, qualifier: str | None) -> Resolved:
 
 
 def latest_configuration(
-    repo: Repository, state: LatestState, arn_qualifier: str | None
+    repo: Repository, state: LatestState, arn_qualifier: str | None, counter: int | None = None
 ) -> dict[str, Any]:
     cfg = repo.function.config
     return function_configuration(
@@ -148,7 +154,7 @@ def latest_configuration(
         code_sha256=state.code_sha256,
         code_size=state.code_size,
         last_modified=aws_time(state.last_modified_ns),
-        revision_id=current_revision_id(repo, state, cfg),
+        revision_id=current_revision_id(repo, state, cfg, counter),
     )
 
 
@@ -497,22 +503,101 @@ def _aliases_tail(names: list[str]) -> str:
     return f',{_ITEM_INDENT}    "Aliases": {text}{_ITEM_INDENT}}}'
 
 
-def list_versions_json(repo: Repository) -> str:
-    """Exactly ``json.dumps(list_versions(repo), indent=4, ensure_ascii=False)``, fast."""
-    latest = latest_configuration(repo, repo.scan_latest(), LATEST)
-    by_version = aliases_by_version(repo)
+def list_versions_json(repo: Repository) -> bytes:
+    """Exactly ``json.dumps(list_versions(repo), indent=4, ensure_ascii=False)``, encoded
+    in UTF-8, fast: the published versions' part is kept encoded, ready to write."""
+    state = repo.scan_latest()
+    counter, latest_aliases, published = _published_listing(repo)
+    latest = _latest_listing(repo, state, counter, latest_aliases).encode()
+    parts = [b'{\n    "Versions": [\n        ', latest]
+    if published:
+        parts += [b",\n        ", published]
+    parts.append(b"\n    ]\n}")
+    return b"".join(parts)
+
+
+# The listing of the published versions (and what $LATEST's entry needs from the metadata)
+# changes only when the metadata does: ``cache/versions`` keeps it with the metadata's
+# change key (FORMAT.md, "Derived data"), so an unchanged repository lists without SQLite.
+# Both listing caches are also keyed by lambdaver's version: renderings may change with it.
+LISTING_FORMAT = (2, __version__)
+
+
+def _latest_listing(repo: Repository, state: LatestState, counter: int, aliases: list[str]) -> str:
+    """$LATEST's rendered entry: from ``cache/latest`` while everything it is made of is
+    unchanged (no JSON encoding and no RevisionId hashing), else rendered afresh."""
+    import marshal
+
+    fn = repo.function
+    inputs = (
+        repo.arns.function(),
+        fn.name,
+        fn.config.to_record(),
+        state.tree,
+        state.code_size,
+        state.last_modified_ns,
+        counter,
+        aliases,
+    )
+    path = repo.cache_path("latest")
+    try:
+        with open(path, "rb") as f:
+            fmt, cached_inputs, text = marshal.load(f)  # noqa: S302 - our own cache file
+        if fmt == LISTING_FORMAT and cached_inputs == inputs and isinstance(text, str):
+            return text
+    except (OSError, ValueError, EOFError, TypeError):
+        pass
+    latest = latest_configuration(repo, state, LATEST, counter)
+    text = list_item_view(latest) + _aliases_tail(aliases)
+    from lambdaver.storage.fileutil import atomic_write
+
+    record = (LISTING_FORMAT, inputs, text)
+    repo.defer_derived(lambda: atomic_write(path, marshal.dumps(record)))
+    return text
+
+
+def _published_listing(repo: Repository) -> tuple[int, list[str], bytes]:
+    """(version counter, aliases of $LATEST, the published versions' rendered entries, in
+    UTF-8)."""
+    import marshal
+
+    path = repo.cache_path("versions")
+    arn_base = repo.arns.function()  # names, regions and accounts are validated
+    key = repo.meta.change_key()
+    if key is not None:
+        try:
+            with open(path, "rb") as f:
+                fmt, cached_key, base, counter, latest_aliases, text = marshal.load(f)  # noqa: S302
+            if (
+                fmt == LISTING_FORMAT
+                and cached_key == key
+                and base == arn_base
+                and isinstance(text, bytes)
+            ):
+                return counter, latest_aliases, text
+        except (OSError, ValueError, EOFError, TypeError):
+            pass
     arns = repo.arns
-    parts = [list_item_view(latest) + _aliases_tail(by_version.get(LATEST, []))]
     name_json = _json_str(arns.name)
-    arn_base = arns.function()  # names, regions and accounts are validated: nothing to escape
     head = f'{{{_ITEM_INDENT}    "FunctionName": {name_json},{_ITEM_INDENT}    "FunctionArn": '
-    for number, raw, cached in repo.meta.views(VERSIONS):
-        if cached is not None and cached.startswith(f'{head}"{arn_base}:{number}",'):
-            view = cached
-        else:
-            view = list_item_view(version_configuration(arns, VersionRecord.from_json(raw)))
-        parts.append(view + _aliases_tail(by_version.get(number, [])))
-    return '{\n    "Versions": [\n        ' + ",\n        ".join(parts) + "\n    ]\n}"
+    parts = []
+    with repo.meta.snapshot() as key:
+        counter = repo.meta.counter(VERSION_COUNTER)
+        by_version = aliases_by_version(repo)
+        for number, raw, cached in repo.meta.views(VERSIONS):
+            if cached is not None and cached.startswith(f'{head}"{arn_base}:{number}",'):
+                view = cached
+            else:
+                view = list_item_view(version_configuration(arns, VersionRecord.from_json(raw)))
+            parts.append(view + _aliases_tail(by_version.get(number, [])))
+    latest_aliases = by_version.get(LATEST, [])
+    text = ",\n        ".join(parts).encode()
+    if key is not None:
+        from lambdaver.storage.fileutil import atomic_write
+
+        record = (LISTING_FORMAT, key, arn_base, counter, latest_aliases, text)
+        repo.defer_derived(lambda: atomic_write(path, marshal.dumps(record)))
+    return counter, latest_aliases, text
 
 
 def _json_str(s: str) -> str:

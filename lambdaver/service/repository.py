@@ -3,8 +3,8 @@ object store, the metadata store, the lock, the function file and the $LATEST sc
 
 from __future__ import annotations
 
-import json
 import os
+import re
 import time
 import uuid
 from collections.abc import Callable
@@ -61,6 +61,20 @@ def ignore_rules() -> IgnoreRules:
     )
 
 
+_FORMAT_PROBE = re.compile(
+    rb'\A\{\s*"format":\s*"lambdaver-repository",\s*"format_version":\s*(\d+),'
+    rb'\s*"created":\s*"[^"\\]*"\s*\}\s*\Z'
+)
+
+
+def _probe_format_version(data: bytes) -> int | None:
+    """The format version of a ``config`` file exactly as ``create`` writes it (a JSON
+    object of three known keys), read with a regular expression: importing the json module
+    costs a millisecond of start-up.  Anything else (None) is left to the json module."""
+    m = _FORMAT_PROBE.match(data)
+    return int(m.group(1)) if m else None
+
+
 def find_root(start: StrPath) -> str | None:
     """The nearest directory at or above ``start`` that holds ``.lambdaver/``, or None."""
     d = os.path.abspath(start)
@@ -83,10 +97,14 @@ class LatestState(NamedTuple):
     entries: list[Entry]
     manifest: list[ManifestEntry]
     tree: str  # sha256 hex of the canonical manifest
-    tree_bytes: bytes
     code_sha256: str  # base64 of the same digest: what results show as CodeSha256
     code_size: int
     last_modified_ns: int
+
+    @property
+    def tree_bytes(self) -> bytes:
+        """The canonical manifest (what ``tree`` is the hash of)."""
+        return manifest_bytes(self.manifest)
 
 
 def code_sha256_of(tree_hex: str) -> str:
@@ -114,6 +132,7 @@ class Repository:
             None
         )
         self.settings_memo: SettingsMemo | None = None
+        self._derived: list[Callable[[], None]] = []  # writes for save_derived()
 
     # --- finding and creating ------------------------------------------------------
 
@@ -147,6 +166,8 @@ class Repository:
     ) -> Repository:
         """Make an empty repository; the caller holds nothing yet.  Built in a temporary
         directory and renamed into place, so an interrupted init leaves no half repository."""
+        import json
+
         root = os.fspath(root)
         tmp = os.path.join(root, f"{DOT}.tmp.{os.getpid()}")
         try:
@@ -174,11 +195,17 @@ class Repository:
         path = os.path.join(self.dot, "config")
         try:
             with open(path, "rb") as f:
-                raw = json.loads(f.read())
+                data = f.read()
         except FileNotFoundError as exc:
             raise RepositoryCorrupt(f"{path} is missing") from exc
         except PermissionError as exc:
             raise RepositoryIOError(f"Cannot read {path}: permission denied") from exc
+        if _probe_format_version(data) == FORMAT_VERSION:  # the usual case, without json
+            return
+        import json
+
+        try:
+            raw = json.loads(data)
         except ValueError as exc:
             raise RepositoryCorrupt(f"{path} is not valid JSON") from exc
         version = raw.get("format_version") if isinstance(raw, dict) else None
@@ -206,7 +233,11 @@ class Repository:
 
     @cached_property
     def function(self) -> FunctionFile:
-        return load_function_file(self.function_file_path, self.cache_path("function.json"))
+        path, cache = self.function_file_path, self.cache_path("function")
+        fn, cached = load_function_file(path, cache)
+        if not cached:  # remember the parsed file if the command succeeds
+            self.defer_derived(lambda: save_function_cache(path, cache, fn, time.time_ns()))
+        return fn
 
     def reload_function(self) -> FunctionFile:
         self.__dict__.pop("function", None)
@@ -240,10 +271,11 @@ class Repository:
         manifest = build_manifest(
             self.root, entries, cache, self.store if store else None, progress
         )
-        data = manifest_bytes(manifest)
         # Unchanged since the cache was saved: its tree hash holds, no hashing (nor hashlib's
         # import).  publish (store=True) always hashes what it is about to store.
-        digest = (None if store else cache.known_tree(entries)) or sha256(data).hexdigest()
+        digest = (None if store else cache.known_tree(entries)) or sha256(
+            manifest_bytes(manifest)
+        ).hexdigest()
         latest_ns = max((e.mtime_ns for e in entries), default=0)
         try:
             latest_ns = max(latest_ns, os.stat(self.function_file_path).st_mtime_ns)
@@ -254,7 +286,6 @@ class Repository:
             entries=entries,
             manifest=manifest,
             tree=digest,
-            tree_bytes=data,
             code_sha256=code_sha256_of(digest),
             code_size=sum(m[2] for m in manifest),
             last_modified_ns=latest_ns,
@@ -267,11 +298,20 @@ class Repository:
         once, as ``git status`` refreshes the index.  Best effort, like every cache."""
         if self.settings_memo is not None:
             self.settings_memo.save()
+        for write in self._derived:
+            try:
+                write()
+            except OSError:
+                pass
+        self._derived.clear()
         pending = self._pending_cache
-        if pending is None or not self.lock.try_acquire():
+        if pending is None:
+            return
+        cache, entries, manifest, scan_start_ns, tree = pending
+        hashes = {m[0]: m[3] for m in manifest}
+        if not cache.changes(entries, hashes, scan_start_ns, tree) or not self.lock.try_acquire():
             return
         try:
-            cache, entries, manifest, scan_start_ns, tree = pending
             # A hit promises that the blob is stored and durable (publish relies on it):
             # gc may have removed unreferenced blobs since the scan, and an invoke of
             # $LATEST stores blobs without syncing them.  So, under the lock: every blob
@@ -280,12 +320,17 @@ class Repository:
             fresh = [m[3] for m in manifest if (known.get(m[0]) or [None])[-1] != m[3]]
             has = self.store.has
             if all(has(m[3]) for m in manifest) and self.store.make_durable(fresh):
-                cache.refresh(entries, {m[0]: m[3] for m in manifest}, scan_start_ns, tree)
+                cache.refresh(entries, hashes, scan_start_ns, tree)
         except OSError:
             pass
         finally:
             self.lock.release()
             self._pending_cache = None
+
+    def defer_derived(self, write: Callable[[], None]) -> None:
+        """Have ``write`` (which replaces one file under ``cache/`` by a rename) run by
+        :meth:`save_derived`, that is only if the command succeeds."""
+        self._derived.append(write)
 
     def save_caches(self) -> None:
         """Remember the parsed lambdaver.toml and the hashes of the last scan (call under
@@ -294,7 +339,7 @@ class Repository:
         try:
             save_function_cache(
                 self.function_file_path,
-                self.cache_path("function.json"),
+                self.cache_path("function"),
                 self.function,
                 time.time_ns(),
             )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import sys
 import time
@@ -97,6 +96,8 @@ class RepositoryLock:
         self._depth = 0
 
     def acquire(self) -> None:
+        import fcntl  # imported when used: read verbs seldom lock
+
         if self._depth:
             self._depth += 1
             return
@@ -126,6 +127,8 @@ class RepositoryLock:
 
     def try_acquire(self) -> bool:
         """Take the lock if it is free right now (True), else do nothing (False)."""
+        import fcntl
+
         if self._depth:
             self._depth += 1
             return True
@@ -143,6 +146,8 @@ class RepositoryLock:
         return True
 
     def release(self) -> None:
+        import fcntl
+
         self._depth -= 1
         if self._depth == 0 and self._fd is not None:
             fcntl.flock(self._fd, fcntl.LOCK_UN)

@@ -13,14 +13,18 @@ from __future__ import annotations
 
 import contextlib
 import os
-import sqlite3
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from lambdaver.errors import RepositoryCorrupt, RepositoryIOError
 
 if TYPE_CHECKING:
+    import sqlite3
+
     from lambdaver.storage.fileutil import StrPath
+
+# sqlite3 (with _sqlite3, about 1 ms) is imported when a connection is first needed:
+# a listing served from derived data needs only the file's change counter (change_key).
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
@@ -64,6 +68,8 @@ class MetaStore:
     @property
     def conn(self) -> sqlite3.Connection:
         if self._conn is None:
+            import sqlite3
+
             if not os.path.exists(self.path):
                 raise RepositoryCorrupt(f"Metadata database {self.path} is missing")
             try:
@@ -74,13 +80,16 @@ class MetaStore:
 
     def _execute(self, sql: str, params: tuple[object, ...] = ()) -> sqlite3.Cursor:
         """One statement; SQLite's errors become the repository's (I/O or corruption)."""
+        conn = self.conn
         try:
-            return self.conn.execute(sql, params)
-        except sqlite3.DatabaseError as exc:
+            return conn.execute(sql, params)
+        except _sqlite3().DatabaseError as exc:
             raise _error(self.path, exc) from exc
 
     @classmethod
     def create(cls, path: StrPath) -> MetaStore:
+        import sqlite3
+
         conn = sqlite3.connect(path, isolation_level=None)
         try:
             conn.executescript("BEGIN;" + SCHEMA + "COMMIT;")
@@ -97,6 +106,7 @@ class MetaStore:
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """One atomic write: everything inside commits together or not at all."""
         conn = self.conn
+        sqlite3 = _sqlite3()
         try:
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.DatabaseError as exc:
@@ -113,6 +123,38 @@ class MetaStore:
             with contextlib.suppress(sqlite3.Error):
                 conn.execute("ROLLBACK")
             raise _error(self.path, exc) from exc
+
+    def change_key(self) -> tuple[int, int, int] | None:
+        """Something that changes with every committed change: SQLite's file change
+        counter (a big-endian integer at offset 24 of the header, "incremented whenever
+        the database file is unlocked after having been modified", in rollback-journal
+        mode), with the file's inode and size.  Read without SQLite; None if unreadable."""
+        try:
+            with open(self.path, "rb") as f:
+                header = f.read(28)
+                st = os.fstat(f.fileno())
+        except OSError:
+            return None
+        if len(header) < 28 or not header.startswith(b"SQLite format 3\x00"):
+            return None
+        return (int.from_bytes(header[24:28], "big"), st.st_ino, st.st_size)
+
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[tuple[int, int, int] | None]:
+        """A read transaction: every read inside sees one committed state, whose
+        :meth:`change_key` is yielded (taken while SQLite's shared lock keeps writers out,
+        so it names exactly that state)."""
+        conn = self.conn
+        try:
+            conn.execute("BEGIN")
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # takes the lock
+        except _sqlite3().DatabaseError as exc:
+            raise _error(self.path, exc) from exc
+        try:
+            yield self.change_key()
+        finally:
+            with contextlib.suppress(_sqlite3().Error):
+                conn.execute("COMMIT")
 
     # --- counters -------------------------------------------------------------------
 
@@ -259,9 +301,16 @@ class MetaStore:
 _IO_WORDS = ("readonly", "disk i/o", "full", "locked", "unable to open", "busy")
 
 
+def _sqlite3() -> Any:
+    import sqlite3
+
+    return sqlite3
+
+
 def _error(path: str, exc: sqlite3.Error) -> RepositoryIOError | RepositoryCorrupt:
     """Read-only, full or failing disks are I/O errors; anything else SQLite says about
     its own file ("not a database", "malformed", a missing table) is corruption."""
+    sqlite3 = _sqlite3()
     text = str(exc)
     if "readonly" in text:
         return RepositoryIOError(f"The repository is read-only: cannot write {path}")

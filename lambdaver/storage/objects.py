@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import zlib
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -145,7 +144,11 @@ class ObjectStore:
         """Store ``data``; return its sha256 hex.  No fsync: sync the filesystem after a batch."""
         hexdigest = sha256(data).hexdigest()
         if not self.has(hexdigest):
-            self._put_raw(zlib.compress(data, 1) if compress else data, hexdigest)
+            if compress:
+                import zlib  # imported when used: C extensions cost start-up time
+
+                data = zlib.compress(data, 1)
+            self._put_raw(data, hexdigest)
         return hexdigest
 
     def put_file(self, src: str, size_hint: int) -> tuple[str, int]:
@@ -187,6 +190,8 @@ class ObjectStore:
 
     def get_bytes(self, hexdigest: str, *, compressed: bool = False) -> bytes:
         """Read an object and verify its hash (``RepositoryCorrupt`` names it if it fails)."""
+        import zlib
+
         try:
             with open(self.path(hexdigest), "rb") as f:
                 raw = f.read()

@@ -8,7 +8,6 @@ file skip re-reading.
 
 from __future__ import annotations
 
-import json
 import marshal
 import os
 import stat
@@ -244,6 +243,30 @@ class StatCache:
             return str(hit[-1])
         return None
 
+    def plan(
+        self,
+        entries: Iterable[Entry],
+        hashes: dict[str, str],
+        scan_start_ns: int,
+        tree: str | None = None,
+    ) -> tuple[dict[str, list[Any]], str | None]:
+        """What :meth:`refresh` would save: the entries old enough to trust, and ``tree``
+        if that is all of them."""
+        cutoff = scan_start_ns - self.RACY_NS
+        entries = list(entries)
+        kept = {
+            e.path: [*e.key, hashes[e.path]]
+            for e in entries
+            if e.mtime_ns < cutoff and e.ctime_ns < cutoff
+        }
+        return kept, (tree if len(kept) == len(entries) else None)
+
+    def changes(
+        self, entries: Iterable[Entry], hashes: dict[str, str], scan_start_ns: int, tree: str
+    ) -> bool:
+        """Whether :meth:`refresh` would write anything."""
+        return self.plan(entries, hashes, scan_start_ns, tree) != (self.entries, self.tree)
+
     def known_tree(self, entries: list[Entry]) -> str | None:
         """The tree hash of the scanned ``entries`` if every one of them hit and they are
         exactly the cached paths (call after looking each of them up once)."""
@@ -260,14 +283,7 @@ class StatCache:
     ) -> bool:
         """Save what a scan learnt, if it differs from what is on disk; True if saved.
         ``tree``: the hash of the manifest of ``entries``, kept if no entry is left out."""
-        cutoff = scan_start_ns - self.RACY_NS
-        entries = list(entries)
-        kept = {
-            e.path: [*e.key, hashes[e.path]]
-            for e in entries
-            if e.mtime_ns < cutoff and e.ctime_ns < cutoff
-        }
-        tree = tree if len(kept) == len(entries) else None
+        kept, tree = self.plan(entries, hashes, scan_start_ns, tree)
         if kept == self.entries and tree == self.tree:
             return False
         atomic_write(self.path, marshal.dumps((self.FORMAT, kept, tree)))
@@ -354,6 +370,8 @@ def build_manifest(
 
 def manifest_bytes(manifest: list[ManifestEntry]) -> bytes:
     """Canonical serialisation: sorted entries, compact JSON, UTF-8."""
+    import json  # imported when used: a millisecond of start-up
+
     return json.dumps(
         {"format": MANIFEST_FORMAT, "entries": [list(m) for m in manifest]},
         separators=(",", ":"),
@@ -362,5 +380,7 @@ def manifest_bytes(manifest: list[ManifestEntry]) -> bytes:
 
 
 def manifest_from_bytes(data: bytes) -> list[ManifestEntry]:
+    import json
+
     raw = json.loads(data)
     return [(p, m, int(s), h) for p, m, s, h in raw["entries"]]
