@@ -68,3 +68,66 @@ def test_python_dash_m(tmp_path: Path) -> None:
                        text=True, check=False)  # fmt: skip
     assert r.returncode == 0
     assert r.stdout.startswith("lambdaver, version")
+
+
+def test_output_is_complete_when_the_process_ends_without_teardown(tmp_path: Path) -> None:
+    """The console script ends with os._exit after flushing (lambdaver/entry.py): a large
+    output must still arrive whole, through a pipe and into a file, with the right status."""
+    import subprocess
+
+    fn = tmp_path / "big"
+    fn.mkdir()
+    (fn / "app.py").write_text("def handler(event, context):\n    return 'x' * 300000\n")
+    assert run_subprocess("init", cwd=fn).returncode == 0
+    for i in range(40):  # 41 entries, about 40 KB of JSON
+        (fn / "app.py").write_text(
+            f"def handler(event, context):\n    return 'x' * 300000  # {i}\n"
+        )
+        assert run_subprocess("publish", cwd=fn).returncode == 0
+    r = run_subprocess("versions", "list", cwd=fn)
+    assert r.returncode == 0
+    assert [v["Version"] for v in json.loads(r.stdout)["Versions"]][-1] == "40"
+    r = run_subprocess("invoke", "--qualifier", "40", "-", cwd=fn)
+    assert (r.returncode, r.stdout) == (0, '"' + "x" * 300000 + '"\n')
+    out = tmp_path / "out.json"
+    r = run_subprocess("invoke", "--qualifier", "40", str(out), cwd=fn)
+    assert r.returncode == 0 and out.read_text() == '"' + "x" * 300000 + '"'
+    (fn / "app.py").write_text("def handler(event, context):\n    raise ValueError('no')\n")
+    r = run_subprocess("invoke", "-", cwd=fn)
+    assert r.returncode == 1 and json.loads(r.stdout)["errorType"] == "ValueError"
+    # a reader that stops early: no traceback, no complaint
+    proc = subprocess.run(  # noqa: S602 - a shell pipeline is what is tested
+        f"{_lambdaver()} versions list | head -c 10",
+        shell=True, cwd=fn, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert proc.stdout == '{\n    "Ver'
+    assert "Traceback" not in proc.stderr and "Exception" not in proc.stderr
+
+
+def test_with_exit_handlers_the_interpreter_exits_normally(tmp_path: Path) -> None:
+    """Something registered with atexit (a plugin, a debugger) still runs."""
+    import subprocess
+    import sys
+
+    marker = tmp_path / "ran"
+    code = (
+        "import atexit, sys; "
+        f"atexit.register(lambda: open({str(marker)!r}, 'w').close()); "
+        "sys.argv = ['lambdaver', '--version']; "
+        "from lambdaver.entry import main; main()"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert r.returncode == 0 and r.stdout.startswith("lambdaver, version")
+    assert marker.exists()
+
+
+def _lambdaver() -> str:
+    """The command run_subprocess runs, for a shell."""
+    import shlex
+    import sys
+
+    from conftest import LAMBDAVER_SCRIPT
+
+    if LAMBDAVER_SCRIPT.exists():
+        return shlex.quote(str(LAMBDAVER_SCRIPT))
+    return f"{shlex.quote(sys.executable)} -m lambdaver"

@@ -147,14 +147,14 @@ def register(cli: click.Group) -> None:
 
 
 def _check_outfile(outfile: str) -> None:
-    from pathlib import Path
+    import os
 
     from lambdaver.errors import InvalidParameterValueException
 
-    path = Path(outfile)
-    if path.is_dir():
+    if os.path.isdir(outfile):
         raise InvalidParameterValueException(f"Cannot write OUTFILE {outfile}: it is a directory")
-    if not path.parent.is_dir():
+    parent = os.path.dirname(outfile) or "."
+    if not os.path.isdir(parent):
         raise InvalidParameterValueException(
-            f"Cannot write OUTFILE {outfile}: no such directory {path.parent}"
+            f"Cannot write OUTFILE {outfile}: no such directory {parent}"
         )

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
-from pathlib import Path
 from typing import Any
 
 from lambdaver.errors import InvalidParameterValueException
@@ -17,9 +17,10 @@ def read_value(text: str, *, binary: bool = False) -> str | bytes:
         return sys.stdin.buffer.read() if binary else sys.stdin.read()
     for prefix in ("file://", "fileb://"):
         if text.startswith(prefix):
-            path = Path(text[len(prefix) :]).expanduser()
+            path = os.path.expanduser(text[len(prefix) :])
             try:
-                data = path.read_bytes()
+                with open(path, "rb") as f:
+                    data = f.read()
             except OSError as exc:
                 raise InvalidParameterValueException(
                     f"Error parsing parameter: Unable to load paramfile {text}: {exc.strerror}"
