@@ -676,8 +676,8 @@ def test_a_change_and_its_history_entry_are_one_atomic_step(
     from lambdaver.storage.metadata import MetaStore
 
     fn3.ok("alias", "create", "prod", "--version", "1")
-    before = snapshot(fn3.root)
     state = fn3.ok("alias", "get", "prod")
+    before = snapshot(fn3.root)
 
     def crash(*_args: object, **_kw: object) -> int:
         raise KeyboardInterrupt  # the process dies between the ref move and the log line

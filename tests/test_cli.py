@@ -213,5 +213,7 @@ def test_read_verbs_keep_heavy_modules_off_the_start_up_path(fn: Fn) -> None:
     # the listing is now cached with the metadata's change counter: no SQLite either
     assert imported("versions", "list") & (heavy | {"hashlib", "sqlite3"}) == set()
     assert imported("config", "show", "--qualifier", "1") & (heavy | {"hashlib"}) == set()
+    # version 1's ref is now remembered with the metadata's change counter: no SQLite
+    assert imported("config", "show", "--qualifier", "1") & (heavy | {"sqlite3"}) == set()
     fn.write("app.py", "def handler(event, context):\n    return 2\n")
     assert "hashlib" in imported("versions", "list")  # changed: hashed again

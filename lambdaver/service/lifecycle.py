@@ -369,6 +369,7 @@ def _valid_compressed(path: Path, digest: str) -> bool:
 
 def fsck(repo: Repository) -> dict[str, Any]:
     """Check every object and the invariants of FORMAT.md; change nothing."""
+    repo.keep_untouched()
     f = _Fsck()
     meta = repo.meta
     try:

@@ -126,13 +126,17 @@ class Repository:
         self.settings = settings
         self.clock = clock
         self.new_id = new_id
-        self.lock = RepositoryLock(os.path.join(self.dot, "lock"))
+        # Once this process holds the lock to change the repository, every read goes to
+        # SQLite itself: a memo made before may be older than what the lock now guards.
+        self.lock = RepositoryLock(os.path.join(self.dot, "lock"), on_acquire=self._locked)
+        self._memo_off = False
         # What the last scan learnt, for save_caches(): (cache, entries, manifest, start)
         self._pending_cache: tuple[StatCache, list[Entry], list[ManifestEntry], int, str] | None = (
             None
         )
         self.settings_memo: SettingsMemo | None = None
         self._derived: list[Callable[[], None]] = []  # writes for save_derived()
+        self._untouched = False  # keep_untouched() was called
 
     # --- finding and creating ------------------------------------------------------
 
@@ -225,7 +229,13 @@ class Repository:
 
     @cached_property
     def meta(self) -> MetaStore:
-        return MetaStore(os.path.join(self.dot, "meta.sqlite"))
+        memo = None if self._memo_off else self.cache_path("refs")
+        return MetaStore(os.path.join(self.dot, "meta.sqlite"), memo=memo)
+
+    def _locked(self) -> None:
+        self._memo_off = True
+        if "meta" in self.__dict__:
+            self.meta.bypass_memo()
 
     @property
     def function_file_path(self) -> str:
@@ -291,13 +301,25 @@ class Repository:
             last_modified_ns=latest_ns,
         )
 
+    def keep_untouched(self) -> None:
+        """This command writes nothing at all, not even derived data, and reads the
+        metadata from SQLite itself (fsck)."""
+        self._untouched = True
+        self.meta.bypass_memo()
+
     def save_derived(self) -> None:
-        """After a command succeeded: write the derived data it found missing or out of
-        date.  The settings memo needs no lock (it is replaced by a rename and carries the
-        key it was derived from); the stat cache is refreshed only if the lock is free at
-        once, as ``git status`` refreshes the index.  Best effort, like every cache."""
+        """After a read verb succeeded: write the derived data it found missing or out of
+        date.  The memos need no lock (each is replaced by a rename and carries the key it
+        was derived from); the stat cache is refreshed only if the lock is free at once, as
+        ``git status`` refreshes the index.  Best effort, like every cache.  A command that
+        took the lock to change the repository keeps its own caches (``save_caches``) and
+        writes nothing more, so one that turned out to change nothing writes nothing."""
+        if self._untouched or self.lock.taken:
+            return
         if self.settings_memo is not None:
             self.settings_memo.save()
+        if "meta" in self.__dict__:
+            self._derived.append(self.meta.save_memo)
         for write in self._derived:
             try:
                 write()

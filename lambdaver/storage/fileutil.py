@@ -89,11 +89,18 @@ class RepositoryLock:
     a stale lock behind.  Waiting is unbounded but announced on stderr after a second.
     """
 
-    def __init__(self, path: StrPath, on_wait: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        path: StrPath,
+        on_wait: Callable[[], None] | None = None,
+        on_acquire: Callable[[], None] | None = None,
+    ) -> None:
         self.path = path
         self.on_wait = on_wait
+        self.on_acquire = on_acquire
         self._fd: int | None = None
         self._depth = 0
+        self.taken = False  # acquire() succeeded at least once (this process meant to write)
 
     def acquire(self) -> None:
         import fcntl  # imported when used: read verbs seldom lock
@@ -124,6 +131,9 @@ class RepositoryLock:
                 fcntl.flock(fd, fcntl.LOCK_EX)
         self._fd = fd
         self._depth = 1
+        self.taken = True
+        if self.on_acquire is not None:
+            self.on_acquire()
 
     def try_acquire(self) -> bool:
         """Take the lock if it is free right now (True), else do nothing (False)."""

@@ -60,10 +60,23 @@ class Conflict(Exception):
         self.current = current
 
 
+_MISS = object()
+MEMO_FORMAT = 1
+
+
 class MetaStore:
-    def __init__(self, path: StrPath) -> None:
+    """Refs, logs and counters.  With ``memo`` (a file of derived data), single-ref reads
+    and counters are remembered with the change key of the state they were read in, and
+    served from there, without SQLite, while the database is unchanged: see :meth:`get`."""
+
+    def __init__(self, path: StrPath, memo: StrPath | None = None) -> None:
         self.path = os.fspath(path)
         self._conn: sqlite3.Connection | None = None
+        self._memo_path = None if memo is None else os.fspath(memo)
+        self._memo: dict[tuple[str, str], object] | None = None  # loaded on first use
+        self._memo_key: tuple[int, int, int] | None = None
+        self._memo_new = False  # something to save
+        self._writing = False  # this process changed the database: no memo from now on
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -107,6 +120,7 @@ class MetaStore:
         """One atomic write: everything inside commits together or not at all."""
         conn = self.conn
         sqlite3 = _sqlite3()
+        self._writing = True
         try:
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.DatabaseError as exc:
@@ -153,14 +167,17 @@ class MetaStore:
         try:
             yield self.change_key()
         finally:
-            with contextlib.suppress(_sqlite3().Error):
+            try:
                 conn.execute("COMMIT")
+            except _sqlite3().Error:
+                with contextlib.suppress(_sqlite3().Error):
+                    conn.execute("ROLLBACK")
 
     # --- counters -------------------------------------------------------------------
 
     def counter(self, name: str) -> int:
-        row = self._execute("SELECT value FROM counters WHERE name=?", (name,)).fetchone()
-        return int(row[0]) if row else 0
+        value = self._read(("#counter", name), "SELECT value FROM counters WHERE name=?", (name,))
+        return int(str(value)) if value is not None else 0
 
     def bump_counter(self, name: str, expected: int) -> int:
         """Compare-and-swap increment (call inside :meth:`transaction`)."""
@@ -177,8 +194,70 @@ class MetaStore:
     # --- refs -----------------------------------------------------------------------
 
     def get(self, ns: str, name: str) -> str | None:
-        row = self._execute("SELECT value FROM refs WHERE ns=? AND name=?", (ns, name)).fetchone()
-        return str(row[0]) if row else None
+        value = self._read((ns, name), "SELECT value FROM refs WHERE ns=? AND name=?", (ns, name))
+        return None if value is None else str(value)
+
+    # --- the memo ---------------------------------------------------------------------
+
+    def _read(self, k: tuple[str, str], sql: str, params: tuple[object, ...]) -> object:
+        """The first column of the one row ``sql`` selects (None if there is none).
+
+        Outside a transaction and with a memo, the value comes from the memo if the memo
+        was made in the state the database is in now (its change key, read from the file's
+        header without SQLite, is unchanged); otherwise it is read inside a read
+        transaction together with the change key of that state, and remembered with it.
+        The memo is written by :meth:`save_memo`, when the command succeeded."""
+        if self._memo_path is None or self._writing or self.in_transaction:
+            row = self._execute(sql, params).fetchone()
+            return row[0] if row else None
+        memo = self._load_memo()
+        value = memo.get(k, _MISS)
+        if value is not _MISS:
+            return value
+        with self.snapshot() as key:
+            row = self._execute(sql, params).fetchone()
+        value = row[0] if row else None
+        if key is not None:
+            if key != self._memo_key:  # the database changed since the memo was made
+                memo.clear()
+                self._memo_key = key
+            memo[k] = value
+            self._memo_new = True
+        return value
+
+    def bypass_memo(self) -> None:
+        """Read everything from SQLite itself from now on (fsck)."""
+        self._memo_path = None
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._conn is not None and self._conn.in_transaction
+
+    def _load_memo(self) -> dict[tuple[str, str], object]:
+        if self._memo is None:
+            import marshal
+
+            self._memo = {}
+            try:
+                with open(self._memo_path or "", "rb") as f:
+                    fmt, key, values = marshal.load(f)  # noqa: S302 - our own cache file
+                if fmt == MEMO_FORMAT and isinstance(values, dict) and key == self.change_key():
+                    self._memo = values
+                    self._memo_key = key
+            except (OSError, ValueError, EOFError, TypeError):
+                pass
+        return self._memo
+
+    def save_memo(self) -> None:
+        """Write the memo if reads added to it (best effort: it is derived data)."""
+        if not self._memo_new or self._writing or self._memo_path is None:
+            return
+        import marshal
+
+        from lambdaver.storage.fileutil import atomic_write
+
+        atomic_write(self._memo_path, marshal.dumps((MEMO_FORMAT, self._memo_key, self._memo)))
+        self._memo_new = False
 
     def items(self, ns: str, *, numeric: bool = False) -> list[tuple[str, str]]:
         order = "length(name), name" if numeric else "name"
