@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
-from typing import Any, NamedTuple
+from typing import Any
 
 from lambdaver.errors import InvalidParameterValueException, ValidationException
+from lambdaver.value import Value
 
 DEFAULT_HANDLER = "app.handler"
 DEFAULT_MEMORY = 128
@@ -43,15 +44,26 @@ FIELDS = {
 }
 
 
-class FunctionConfig(NamedTuple):
+class FunctionConfig(Value):
     """Version-level configuration (what a published version freezes)."""
 
-    runtime: str
-    handler: str = DEFAULT_HANDLER
-    memory_size: int = DEFAULT_MEMORY
-    timeout: int = DEFAULT_TIMEOUT
-    description: str = ""
-    environment: dict[str, str] | None = None
+    __slots__ = ("description", "environment", "handler", "memory_size", "runtime", "timeout")
+
+    def __init__(
+        self,
+        runtime: str,
+        handler: str = DEFAULT_HANDLER,
+        memory_size: int = DEFAULT_MEMORY,
+        timeout: int = DEFAULT_TIMEOUT,
+        description: str = "",
+        environment: dict[str, str] | None = None,
+    ) -> None:
+        self.runtime = runtime
+        self.handler = handler
+        self.memory_size = memory_size
+        self.timeout = timeout
+        self.description = description
+        self.environment = environment
 
     def to_record(self) -> dict[str, Any]:
         """Canonical dict for hashing and storage (field names are the TOML keys)."""
@@ -86,7 +98,7 @@ class FunctionConfig(NamedTuple):
         )
 
     def with_changes(self, **changes: Any) -> FunctionConfig:
-        return self._replace(**changes)
+        return self.replace(**changes)
 
     def validate(self) -> None:
         validate_config(self)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from typing import NamedTuple
 
 from lambdaver.errors import (
     AccessDeniedException,
@@ -11,6 +10,7 @@ from lambdaver.errors import (
     ResourceNotFoundException,
     ValidationException,
 )
+from lambdaver.value import Value
 
 LATEST = "$LATEST"
 
@@ -100,12 +100,15 @@ def is_version_number(q: str) -> bool:
     return q.isdigit() and q.isascii()
 
 
-class Arns(NamedTuple):
+class Arns(Value):
     """Builds ARNs for one function in one region and account."""
 
-    region: str
-    account: str
-    name: str
+    __slots__ = ("account", "name", "region")
+
+    def __init__(self, region: str, account: str, name: str) -> None:
+        self.region = region
+        self.account = account
+        self.name = name
 
     def function(self, qualifier: str | None = None) -> str:
         base = f"arn:aws:lambda:{self.region}:{self.account}:function:{self.name}"

@@ -2,24 +2,51 @@
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Any
 
 from lambdaver.model.config import FunctionConfig
 from lambdaver.model.names import LATEST, Arns
+from lambdaver.value import Value
 
 
-class VersionRecord(NamedTuple):
+class VersionRecord(Value):
     """What ``publish`` freezes.  Immutable; stored as an object and as the version's ref."""
 
-    version: str
-    tree: str  # sha256 hex of the canonical manifest
-    config_hash: str  # sha256 hex of $LATEST's canonical configuration at publish time
-    config: FunctionConfig  # ... and that configuration
-    description: str  # the version's own description
-    code_sha256: str
-    code_size: int
-    last_modified: str
-    revision_id: str
+    __slots__ = (
+        "code_sha256",
+        "code_size",
+        "config",
+        "config_hash",
+        "description",
+        "last_modified",
+        "revision_id",
+        "tree",
+        "version",
+    )
+
+    def __init__(
+        self,
+        version: str,
+        tree: str,
+        config_hash: str,
+        config: FunctionConfig,
+        description: str,
+        code_sha256: str,
+        code_size: int,
+        last_modified: str,
+        revision_id: str,
+    ) -> None:
+        self.version = version
+        self.tree = tree  # sha256 hex of the canonical manifest
+        self.config_hash = (
+            config_hash  # sha256 hex of $LATEST's canonical configuration at publish time
+        )
+        self.config = config  # ... and that configuration
+        self.description = description  # the version's own description
+        self.code_sha256 = code_sha256
+        self.code_size = code_size
+        self.last_modified = last_modified
+        self.revision_id = revision_id
 
     def to_json(self) -> str:
         import json  # imported when used: a millisecond of start-up
@@ -115,14 +142,24 @@ def version_configuration(
 __all__ = ["LATEST", "VersionRecord", "function_configuration", "version_configuration"]
 
 
-class AliasState(NamedTuple):
+class AliasState(Value):
     """One state of an alias: where it points, its weights, its description, its revision."""
 
-    name: str
-    version: str
-    description: str
-    weights: dict[str, float]
-    revision_id: str
+    __slots__ = ("description", "name", "revision_id", "version", "weights")
+
+    def __init__(
+        self,
+        name: str,
+        version: str,
+        description: str,
+        weights: dict[str, float],
+        revision_id: str,
+    ) -> None:
+        self.name = name
+        self.version = version
+        self.description = description
+        self.weights = weights
+        self.revision_id = revision_id
 
     def to_json(self) -> str:
         import json  # imported when used: a millisecond of start-up

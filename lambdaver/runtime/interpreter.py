@@ -14,7 +14,9 @@ from __future__ import annotations
 import functools
 import os
 import sys
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
+
+from lambdaver.value import Value
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -22,11 +24,14 @@ if TYPE_CHECKING:
 CURRENT_RUNTIME = f"python{sys.version_info[0]}.{sys.version_info[1]}"
 
 
-class Choice(NamedTuple):
+class Choice(Value):
     """``executable`` None: fork this process.  ``warning``: say it before running."""
 
-    executable: str | None
-    warning: str | None = None
+    __slots__ = ("executable", "warning")
+
+    def __init__(self, executable: str | None, warning: str | None = None) -> None:
+        self.executable = executable
+        self.warning = warning
 
 
 def parse_runtime(runtime: str) -> tuple[int, int] | None:

@@ -261,7 +261,7 @@ def rollback(
         _check_revision(current, revision_id)
         head = repo.meta.log_head(ALIASES, name)
         if to_version is not None:
-            state = current._replace(version=to_version, weights={}, revision_id=repo.new_id())
+            state = current.replace(version=to_version, weights={}, revision_id=repo.new_id())
             parent = head.id if head is not None else None
         else:
             previous = (
@@ -273,7 +273,7 @@ def rollback(
                 raise InvalidParameterValueException(
                     f"Alias {name} has no earlier state to roll back to"
                 )
-            state = AliasState.from_json(previous.value)._replace(revision_id=repo.new_id())
+            state = AliasState.from_json(previous.value).replace(revision_id=repo.new_id())
             parent = previous.parent
         _check_version_exists(repo, state.version)
         _check_routing(repo, state.version, state.weights)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import marshal
 import os
 import re
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 from lambdaver.errors import InvalidParameterValueException, LambdaverError, ValidationException
 from lambdaver.model.config import FunctionConfig, validate_config
 from lambdaver.model.names import validate_function_name
 from lambdaver.storage.fileutil import atomic_write
+from lambdaver.value import Value
 
 if TYPE_CHECKING:
     from lambdaver.storage.fileutil import StrPath
@@ -19,9 +20,12 @@ FUNCTION_FILE = "lambdaver.toml"
 KEYS = ("name", "runtime", "handler", "memory_size", "timeout", "description", "environment")
 
 
-class FunctionFile(NamedTuple):
-    name: str
-    config: FunctionConfig
+class FunctionFile(Value):
+    __slots__ = ("config", "name")
+
+    def __init__(self, name: str, config: FunctionConfig) -> None:
+        self.name = name
+        self.config = config
 
 
 def _line_of(text: str, key: str, table: str | None = None) -> int | None:

@@ -6,7 +6,7 @@ import os
 import sys
 import uuid
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 from lambdaver import __version__
 from lambdaver.errors import (
@@ -35,6 +35,7 @@ from lambdaver.service.settings import Settings
 from lambdaver.storage.hashing import sha256_small
 from lambdaver.storage.metadata import Conflict
 from lambdaver.storage.tree import ManifestEntry, manifest_from_bytes
+from lambdaver.value import Value
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -112,13 +113,21 @@ def newest_version(repo: Repository) -> VersionRecord | None:
     return VersionRecord.from_json(last[1]) if last else None
 
 
-class Resolved(NamedTuple):
+class Resolved(Value):
     """What a qualifier names: ``version`` is ``$LATEST`` or a number; ``record`` is set for
     a published version; ``alias`` when the qualifier was an alias name."""
 
-    version: str
-    record: VersionRecord | None
-    alias: AliasState | None = None
+    __slots__ = ("alias", "record", "version")
+
+    def __init__(
+        self,
+        version: str,
+        record: VersionRecord | None,
+        alias: AliasState | None = None,
+    ) -> None:
+        self.version = version
+        self.record = record
+        self.alias = alias
 
 
 def resolve(repo: Repository, qualifier: str | None) -> Resolved:

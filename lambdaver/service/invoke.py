@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any
 
 from lambdaver.errors import (
     InvalidRequestContentException,
@@ -25,16 +25,27 @@ from lambdaver.model.records import AliasState
 from lambdaver.service.functions import resolve
 from lambdaver.service.repository import Repository
 from lambdaver.storage.tree import ManifestEntry
+from lambdaver.value import Value
 
 MAX_PAYLOAD = 6_291_456
 
 
-class InvokeOutput(NamedTuple):
-    status_code: int
-    payload: bytes
-    executed_version: str | None = None
-    function_error: str | None = None
-    log_result: str | None = None
+class InvokeOutput(Value):
+    __slots__ = ("executed_version", "function_error", "log_result", "payload", "status_code")
+
+    def __init__(
+        self,
+        status_code: int,
+        payload: bytes,
+        executed_version: str | None = None,
+        function_error: str | None = None,
+        log_result: str | None = None,
+    ) -> None:
+        self.status_code = status_code
+        self.payload = payload
+        self.executed_version = executed_version
+        self.function_error = function_error
+        self.log_result = log_result
 
     def metadata(self) -> dict[str, Any]:
         """The aws CLI's printed fields, in its order."""

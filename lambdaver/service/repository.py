@@ -9,7 +9,7 @@ import time
 import uuid
 from collections.abc import Callable
 from functools import cached_property
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
 from lambdaver.errors import (
     RepositoryCorrupt,
@@ -39,6 +39,7 @@ from lambdaver.storage.tree import (
     manifest_bytes,
     scan,
 )
+from lambdaver.value import Value
 
 if TYPE_CHECKING:
     from lambdaver.storage.fileutil import StrPath
@@ -91,15 +92,26 @@ def new_uuid() -> str:
     return str(uuid.uuid4())
 
 
-class LatestState(NamedTuple):
+class LatestState(Value):
     """A hashed snapshot of the working directory ($LATEST's code)."""
 
-    entries: list[Entry]
-    manifest: list[ManifestEntry]
-    tree: str  # sha256 hex of the canonical manifest
-    code_sha256: str  # base64 of the same digest: what results show as CodeSha256
-    code_size: int
-    last_modified_ns: int
+    __slots__ = ("code_sha256", "code_size", "entries", "last_modified_ns", "manifest", "tree")
+
+    def __init__(
+        self,
+        entries: list[Entry],
+        manifest: list[ManifestEntry],
+        tree: str,
+        code_sha256: str,
+        code_size: int,
+        last_modified_ns: int,
+    ) -> None:
+        self.entries = entries
+        self.manifest = manifest
+        self.tree = tree  # sha256 hex of the canonical manifest
+        self.code_sha256 = code_sha256  # base64 of the same digest: what results show as CodeSha256
+        self.code_size = code_size
+        self.last_modified_ns = last_modified_ns
 
     @property
     def tree_bytes(self) -> bytes:

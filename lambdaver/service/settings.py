@@ -14,9 +14,10 @@ from __future__ import annotations
 import marshal
 import os
 import sys
-from typing import Any, NamedTuple
+from typing import Any
 
 from lambdaver.errors import InvalidParameterValueException
+from lambdaver.value import Value
 
 DEFAULT_REGION = "us-east-1"
 DEFAULT_ACCOUNT = "000000000000"
@@ -29,11 +30,24 @@ RACY_NS = 1_000_000_000
 MEMO_FORMAT = 1
 
 
-class Settings(NamedTuple):
-    region: str = DEFAULT_REGION
-    account_id: str = DEFAULT_ACCOUNT
-    output: str | None = None
-    path: str | None = None
+class Settings(Value):
+    __slots__ = ("account_id", "output", "path", "region")
+
+    def __init__(
+        self,
+        region: str = DEFAULT_REGION,
+        account_id: str = DEFAULT_ACCOUNT,
+        output: str | None = None,
+        path: str | None = None,
+    ) -> None:
+        self.region = region
+        self.account_id = account_id
+        self.output = output
+        self.path = path
+
+    def values(self) -> tuple[str, str, str | None]:
+        """What the config file says (without where it is)."""
+        return (self.region, self.account_id, self.output)
 
 
 def config_path() -> str:
@@ -169,7 +183,7 @@ class SettingsMemo:
         file_key = _stat_key(path)
         now = time.time_ns()
         racy = file_key is not None and max(file_key[1], file_key[3]) >= now - RACY_NS
-        values = None if racy or file_key is None else tuple(settings[:3])
+        values = None if racy or file_key is None else settings.values()
         self._record = (MEMO_FORMAT, key, pd_key, path, file_key, values)
         self.stale = True
 

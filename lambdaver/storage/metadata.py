@@ -14,9 +14,10 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 from lambdaver.errors import RepositoryCorrupt, RepositoryIOError
+from lambdaver.value import Value
 
 if TYPE_CHECKING:
     import sqlite3
@@ -44,12 +45,22 @@ CREATE INDEX IF NOT EXISTS reflog_ref ON reflog (ns, name, id);
 """
 
 
-class LogEntry(NamedTuple):
-    id: int
-    at: str
-    change: str
-    value: str | None
-    parent: int | None
+class LogEntry(Value):
+    __slots__ = ("at", "change", "id", "parent", "value")
+
+    def __init__(
+        self,
+        id: int,
+        at: str,
+        change: str,
+        value: str | None,
+        parent: int | None,
+    ) -> None:
+        self.id = id
+        self.at = at
+        self.change = change
+        self.value = value
+        self.parent = parent
 
 
 class Conflict(Exception):
