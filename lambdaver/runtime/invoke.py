@@ -15,7 +15,6 @@ import json
 import math
 import os
 import select
-import signal
 import sys
 import time
 from collections.abc import Callable
@@ -328,6 +327,10 @@ class _Invocation:
     # -- starting
 
     def _fork(self, log_w: int, result_w: int) -> None:
+        # Both sides need resource: the child for its memory limit, and os.wait4 here to
+        # build the rusage it returns.  Imported once, before the fork, it is paid once.
+        import resource  # noqa: F401
+
         for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
             try:  # whatever is buffered must not be written twice
                 if stream is not None:
@@ -351,6 +354,8 @@ class _Invocation:
             raise ValueError("nothing to spawn")
         os.set_inheritable(job_r, True)
         os.set_inheritable(result_w, True)
+        import signal  # imported when used: its enums take half a millisecond to build
+
         self.pid = os.posix_spawn(
             self.executable,
             [self.executable, BOOTSTRAP, str(job_r), str(result_w)],
@@ -493,10 +498,13 @@ def _above_stdio(fd: int) -> int:
     return moved
 
 
+SIGKILL = 9  # the same number on every platform; the signal module costs 0.5 ms to import
+
+
 def _kill_group(pid: int) -> None:
     for kill, target in ((os.killpg, pid), (os.kill, pid)):
         try:
-            kill(target, signal.SIGKILL)
+            kill(target, SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
 
@@ -608,7 +616,7 @@ def _killed_for_memory(status: int | None, max_memory_mb: int, spec: InvokeSpec)
     return (
         status is not None
         and os.WIFSIGNALED(status)
-        and os.WTERMSIG(status) == signal.SIGKILL
+        and os.WTERMSIG(status) == SIGKILL
         and max_memory_mb >= spec.memory_size
     )
 
@@ -618,6 +626,8 @@ def _describe_exit(status: int | None) -> str:
     if status is None or (os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0):
         return "Runtime exited without providing a reason"
     if os.WIFSIGNALED(status):
+        import signal
+
         number = os.WTERMSIG(status)
         name = signal.strsignal(number) or f"signal {number}"
         return f"Runtime exited with error: signal: {name[:1].lower()}{name[1:]}"

@@ -95,7 +95,15 @@ def new_uuid() -> str:
 class LatestState(Value):
     """A hashed snapshot of the working directory ($LATEST's code)."""
 
-    __slots__ = ("code_sha256", "code_size", "entries", "last_modified_ns", "manifest", "tree")
+    __slots__ = (
+        "_tree_bytes",
+        "code_sha256",
+        "code_size",
+        "entries",
+        "last_modified_ns",
+        "manifest",
+        "tree",
+    )
 
     def __init__(
         self,
@@ -105,7 +113,9 @@ class LatestState(Value):
         code_sha256: str,
         code_size: int,
         last_modified_ns: int,
+        tree_bytes: bytes | None = None,
     ) -> None:
+        self._tree_bytes = tree_bytes  # made on first use when the scan did not need it
         self.entries = entries
         self.manifest = manifest
         self.tree = tree  # sha256 hex of the canonical manifest
@@ -116,7 +126,9 @@ class LatestState(Value):
     @property
     def tree_bytes(self) -> bytes:
         """The canonical manifest (what ``tree`` is the hash of)."""
-        return manifest_bytes(self.manifest)
+        if self._tree_bytes is None:
+            self._tree_bytes = manifest_bytes(self.manifest)
+        return self._tree_bytes
 
 
 def code_sha256_of(tree_hex: str) -> str:
@@ -295,9 +307,11 @@ class Repository:
         )
         # Unchanged since the cache was saved: its tree hash holds, no hashing (nor hashlib's
         # import).  publish (store=True) always hashes what it is about to store.
-        digest = (None if store else cache.known_tree(entries)) or sha256(
-            manifest_bytes(manifest)
-        ).hexdigest()
+        data = None
+        digest = None if store else cache.known_tree(entries)
+        if digest is None:
+            data = manifest_bytes(manifest)
+            digest = sha256(data).hexdigest()
         latest_ns = max((e.mtime_ns for e in entries), default=0)
         try:
             latest_ns = max(latest_ns, os.stat(self.function_file_path).st_mtime_ns)
@@ -311,6 +325,7 @@ class Repository:
             code_sha256=code_sha256_of(digest),
             code_size=sum(m[2] for m in manifest),
             last_modified_ns=latest_ns,
+            tree_bytes=data,
         )
 
     def keep_untouched(self) -> None:
