@@ -67,6 +67,18 @@ if __name__ == "__main__":
     cli()
 '''
 
+# The same program ending the way the lambdaver command does (lambdaver/entry.py: flush,
+# then os._exit, skipping the interpreter's teardown), for a like-for-like reference.
+CLICK_APP_EXIT = CLICK_APP.replace(
+    "    cli()\n",
+    "    import os, sys\n"
+    "    try:\n"
+    "        cli()\n"
+    "    except SystemExit as exc:\n"
+    "        sys.stdout.flush()\n"
+    "        os._exit(exc.code or 0)\n",
+)
+
 # Run with sys.executable in the repository; argv: N, file to change.  Publishes N
 # versions through the library, in one process.  Exits LIB_UNAVAILABLE (before writing
 # anything) if the library does not offer what is needed.
@@ -193,6 +205,8 @@ def run_startup(
         env = bench_env(base / "home")
         app = base / "click_app.py"
         app.write_text(CLICK_APP, encoding="utf-8")
+        app_exit = base / "click_app_exit.py"
+        app_exit.write_text(CLICK_APP_EXIT, encoding="utf-8")
         repo = base / "function"
         log(f"building a repository with {versions} versions in {repo}")
         try:
@@ -207,6 +221,7 @@ def run_startup(
             "click": ([sys.executable, str(app), "hello"], base),
             "lambdaver": ([*lambdaver_cmd(), "versions", "list", "--output", "json"], repo),
             "python": ([sys.executable, "-c", "pass"], base),
+            "click_exit": ([sys.executable, str(app_exit), "hello"], base),
         }
         res["commands"] = {k: " ".join(v[0]) for k, v in commands.items()}
         log(f"timing {len(commands)} commands x {repeat} runs (interleaved)")
@@ -221,6 +236,7 @@ def run_startup(
             res[f"{name}_s"] = median(values)
             res[f"{name}_stdev_s"] = statistics.stdev(values) if len(values) > 1 else None
         res["ratio"] = ratio(res["lambdaver_s"], res["click_s"])
+        res["ratio_like_for_like"] = ratio(res["lambdaver_s"], res["click_exit_s"])
         return res
     finally:
         if keep:
@@ -245,11 +261,15 @@ def format_startup(res: dict[str, Any]) -> list[str]:
         ("a. minimal click program", "click"),
         ("b. lambdaver versions list --output json", "lambdaver"),
         ("c. python -c pass (reference)", "python"),
+        ("d. a. ending like lambdaver (flush, os._exit)", "click_exit"),
     )
     for label, key in rows:
         lines.append(f"  {label:44} {fmt_s(res.get(key + '_s')):>8} s")
     x = res.get("ratio")
     lines.append(f"  {'ratio b/a':44} {fmt_x(x):>8}   target <= {TARGET:g}x  {verdict(x, TARGET)}")
+    lines.append(
+        f"  {'ratio b/d (like for like, reference)':44} {fmt_x(res.get('ratio_like_for_like')):>8}"
+    )
     if res.get("error"):
         lines.append("  ! " + res["error"].replace("\n", "\n    "))
     return lines
