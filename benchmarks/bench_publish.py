@@ -47,6 +47,7 @@ from _common import (
     ratio,
     remove_tree,
     run,
+    settle_after_removals,
     verdict,
 )
 from gen_tree import edit_one_file, generate_tree, tree_bytes
@@ -187,18 +188,29 @@ class SizeBench:
         return edited.pop()
 
     def run(self, src: Path, repeat: int, *, keep: bool) -> None:
+        # Every copy is made before anything is timed and removed after, and the timed
+        # runs wait out the window in which deleted files slow file creation down
+        # (_common.settle_after_removals): deleting trees between runs made later runs of
+        # both tools several times slower than the first.
+        all_dirs = []
         for r in range(repeat):
             dirs = {t: self.workdir / f"{t}-{r}" for t in self.tools}
             for t, d in dirs.items():
                 shutil.copytree(src, d, symlinks=True)
                 self.attempt(t, "init", self.tools[t].init, d)
+            all_dirs.append(dirs)
+        waited = settle_after_removals()
+        if waited:
+            log(f"{self.size}: waited {waited:.0f}s after deleting files (see _common.py)")
+        for r, dirs in enumerate(all_dirs):
             order = list(self.tools) if r % 2 == 0 else list(reversed(self.tools))
             self.commit_all(dirs, order, "first", f"first publish #{r + 1}")
             path = self.edit_all(dirs, seed=1000 + r)
             self.commit_all(dirs, order, "edit", f"edit publish #{r + 1} ({path})")
             if r == 0:
                 self.store_rounds(dirs)
-            if not keep:
+        if not keep:
+            for dirs in all_dirs:
                 for d in dirs.values():
                     remove_tree(d)
 

@@ -87,3 +87,29 @@ def test_fsck_reads_sqlite_itself_and_writes_nothing(fn: Fn, unchanged) -> None:
     forge(fn, {("aliases", "prod"): '{"not": "an alias"}', ("#counter", "version"): 7})
     with unchanged(fn.root):
         assert fn.ok("fsck")["Problems"] == []
+
+
+def test_derived_data_that_cannot_be_written_does_not_fail_a_read_verb(fn: Fn, monkeypatch) -> None:
+    import errno
+
+    from lambdaver.storage import fileutil
+
+    fn.publish()
+    expected = fn("versions", "list").stdout
+    for cache in (fn.root / ".lambdaver" / "cache").iterdir():
+        if cache.is_file():
+            cache.unlink()  # everything must be written again ...
+
+    def full(*_args: object, **_kw: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(fileutil, "atomic_write", full)  # ... and cannot be
+    r = fn("versions", "list")
+    assert (r.exit_code, r.stdout, r.stderr) == (0, expected, "")
+
+    def bug(*_args: object, **_kw: object) -> None:
+        raise RuntimeError("a bug in a cache")
+
+    monkeypatch.setattr(fileutil, "atomic_write", bug)
+    r = fn("config", "show", "--qualifier", "1")
+    assert r.exit_code == 0 and r.json["Version"] == "1"

@@ -126,6 +126,18 @@ def handle_error(exc: BaseException) -> int:
     return EXIT_BUG
 
 
+def _save_derived(repo: Any) -> None:
+    """Derived data is a cache: failing to write it must not fail a command that has
+    already done its work and printed its result (``--debug`` shows why it failed)."""
+    try:
+        repo.save_derived()
+    except Exception:  # noqa: BLE001 - best effort by design
+        if CURRENT["debug"]:
+            import traceback
+
+            traceback.print_exc(file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> NoReturn:
     CURRENT["operation"] = None
     CURRENT["debug"] = "--debug" in (argv if argv is not None else sys.argv[1:])
@@ -134,7 +146,7 @@ def main(argv: list[str] | None = None) -> NoReturn:
         rv = cli.main(args=argv, prog_name="lambdaver", standalone_mode=False)
         code = rv if isinstance(rv, int) else 0
         if code in (0, EXIT_FUNCTION_ERROR) and CURRENT["repo"] is not None:
-            CURRENT["repo"].save_derived()  # a failed command leaves the repository as it was
+            _save_derived(CURRENT["repo"])  # a failed command leaves the repository as it was
     except BaseException as exc:
         if isinstance(exc, SystemExit):
             raise

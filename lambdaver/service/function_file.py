@@ -180,7 +180,7 @@ def read_function_cache(cache: StrPath) -> tuple[list[int], str, dict[str, Any]]
     """The parsed copy: ``(stat key of lambdaver.toml, name, configuration record)``."""
     try:
         with open(cache, "rb") as f:
-            fmt, key, name, record = marshal.load(f)  # noqa: S302 - our own cache file
+            fmt, key, name, record = marshal.loads(f.read())  # noqa: S302 - our own cache file
     except (OSError, ValueError, EOFError, TypeError):
         return None
     if fmt != CACHE_FORMAT or not isinstance(name, str) or not isinstance(record, dict):

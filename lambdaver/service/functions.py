@@ -551,7 +551,7 @@ def _latest_listing(repo: Repository, state: LatestState, counter: int, aliases:
     path = repo.cache_path("latest")
     try:
         with open(path, "rb") as f:
-            fmt, cached_inputs, text = marshal.load(f)  # noqa: S302 - our own cache file
+            fmt, cached_inputs, text = marshal.loads(f.read())  # noqa: S302 - our own cache file
         if fmt == LISTING_FORMAT and cached_inputs == inputs and isinstance(text, str):
             return text
     except (OSError, ValueError, EOFError, TypeError):
@@ -576,7 +576,7 @@ def _published_listing(repo: Repository) -> tuple[int, list[str], bytes]:
     if key is not None:
         try:
             with open(path, "rb") as f:
-                fmt, cached_key, base, counter, latest_aliases, text = marshal.load(f)  # noqa: S302
+                fmt, cached_key, base, counter, latest_aliases, text = marshal.loads(f.read())  # noqa: S302
             if (
                 fmt == LISTING_FORMAT
                 and cached_key == key

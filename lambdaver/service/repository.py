@@ -300,11 +300,21 @@ class Repository:
         """Hash the working directory (reading only what the stat cache cannot vouch for);
         with ``store``, also put every blob into the object store."""
         scan_start_ns = time.time_ns()
-        entries = scan(self.root, ignore_rules())
-        cache = StatCache(os.path.join(self.dot, "index"))
-        manifest = build_manifest(
-            self.root, entries, cache, self.store if store else None, progress
-        )
+        # A scan makes a few container objects per file and no reference cycles: the
+        # cyclic garbage collector's passes over them cost 20-40 ms on 20,000 files.
+        import gc
+
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            entries = scan(self.root, ignore_rules())
+            cache = StatCache(os.path.join(self.dot, "index"))
+            manifest = build_manifest(
+                self.root, entries, cache, self.store if store else None, progress
+            )
+        finally:
+            if collecting:
+                gc.enable()
         # Unchanged since the cache was saved: its tree hash holds, no hashing (nor hashlib's
         # import).  publish (store=True) always hashes what it is about to store.
         data = None

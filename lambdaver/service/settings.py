@@ -146,7 +146,7 @@ class SettingsMemo:
             if self.path is None:
                 raise FileNotFoundError
             with open(self.path, "rb") as f:
-                fmt, mkey, pd_key, path, file_key, values = marshal.load(f)  # noqa: S302
+                fmt, mkey, pd_key, path, file_key, values = marshal.loads(f.read())  # noqa: S302
             if (
                 fmt == MEMO_FORMAT
                 and mkey == key

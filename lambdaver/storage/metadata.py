@@ -251,7 +251,7 @@ class MetaStore:
             self._memo = {}
             try:
                 with open(self._memo_path or "", "rb") as f:
-                    fmt, key, values = marshal.load(f)  # noqa: S302 - our own cache file
+                    fmt, key, values = marshal.loads(f.read())  # noqa: S302 - our own cache file
                 if fmt == MEMO_FORMAT and isinstance(values, dict) and key == self.change_key():
                     self._memo = values
                     self._memo_key = key
