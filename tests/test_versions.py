@@ -207,3 +207,15 @@ def test_a_refused_listing_writes_no_cache(fn: Fn, unchanged) -> None:
     with unchanged(fn.root / ".lambdaver"):
         r = fn("versions", "list", "--function-name", "other")
         assert r.exit_code == 254
+
+
+def test_status_compares_with_the_newest_version_left_after_a_deletion(fn: Fn) -> None:
+    fn.publish(**{"app.py": "# 1\n"})
+    fn.publish(**{"app.py": "# 2\n"})
+    fn.publish(**{"app.py": "# 3\n"})
+    assert fn.ok("status")["Version"] == "3"
+    fn.write("app.py", "# 2\n")
+    fn.ok("versions", "delete", "3")
+    out = fn.ok("status")
+    assert (out["Version"], out["Changed"]) == ("2", False)
+    assert fn.publish() == "4"  # the newest (3) was deleted: a new number, as the brief says

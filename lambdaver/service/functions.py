@@ -109,6 +109,14 @@ def get_alias_state(repo: Repository, name: str) -> AliasState | None:
 
 
 def newest_version(repo: Repository) -> VersionRecord | None:
+    """The published version with the greatest number: usually the one the version counter
+    names (two indexed lookups, both remembered by the refs memo); when that one was
+    deleted, the greatest that is left (which sorts every version)."""
+    counter = repo.meta.counter(VERSION_COUNTER)
+    if counter:
+        raw = repo.meta.get(VERSIONS, str(counter))
+        if raw is not None:
+            return VersionRecord.from_json(raw)
     last = repo.meta.last(VERSIONS)
     return VersionRecord.from_json(last[1]) if last else None
 
