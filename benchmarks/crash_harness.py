@@ -57,12 +57,12 @@ HANDLER = "GEN = {gen}\n\n\ndef handler(event, context):\n    return {{'gen': GE
 
 
 def read_index(data: bytes) -> dict[str, list[Any]] | None:
-    """The stat cache's entries: format 3 is ``marshal`` of ``(3, entries, tree)``, format 2
+    """The stat cache's entries: formats 3 and 4 are ``marshal`` of ``(N, entries, tree)``, format 2
     was ``(2, entries)``, format 1 JSON ``{"format": 1, "entries": ...}``.  A format-3 tree
     hash must be the hash of exactly the entries' manifest (else None: a broken index)."""
     try:
         loaded = marshal.loads(data)  # noqa: S302 - the repository's own cache
-        if loaded[0] == 3 and isinstance(loaded[1], dict):
+        if loaded[0] in (3, 4) and isinstance(loaded[1], dict):  # 4: tuples, 3: lists
             entries, tree = loaded[1], loaded[2]
             if tree is not None and tree != index_tree(entries):
                 return None

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import marshal
 import os
 import re
 import shutil
@@ -38,7 +37,6 @@ from lambdaver.model.records import AliasState, VersionRecord
 from lambdaver.model.routing import validate_routing
 from lambdaver.service.functions import ALIASES, VERSION_COUNTER, VERSIONS
 from lambdaver.service.repository import Repository, code_sha256_of
-from lambdaver.storage.fileutil import atomic_write
 from lambdaver.storage.hashing import sha256
 from lambdaver.storage.tree import StatCache, manifest_from_bytes
 
@@ -326,10 +324,7 @@ def _latest_roots(repo: Repository) -> tuple[set[str], str] | None:
 def _prune_index(path: Path, deleted: set[str]) -> None:
     """Invariant 7: drop the stat cache's entries that name a deleted blob (the cache
     would otherwise vouch for a blob that is gone, and publish would skip storing it)."""
-    cache = StatCache(path)
-    kept = {p: e for p, e in cache.entries.items() if e[-1] not in deleted}
-    if len(kept) != len(cache.entries):
-        atomic_write(path, marshal.dumps((StatCache.FORMAT, kept)))
+    StatCache(path).forget(deleted)
 
 
 # --- fsck ----------------------------------------------------------------------------------

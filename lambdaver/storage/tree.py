@@ -33,7 +33,7 @@ ManifestEntry = tuple[str, str, int, str]  # path, mode, size, sha256 hex
 class Entry:
     """One file or symlink found by a scan (a plain class: dataclasses cost start-up time)."""
 
-    __slots__ = ("ctime_ns", "ino", "link", "mode", "mtime_ns", "path", "size")
+    __slots__ = ("ctime_ns", "ino", "key", "link", "mode", "mtime_ns", "path", "size")
 
     def __init__(
         self,
@@ -52,6 +52,8 @@ class Entry:
         self.ino = ino
         self.ctime_ns = ctime_ns
         self.link = link
+        #: What the stat cache compares (made once: a scan of 20,000 files uses it twice each).
+        self.key = (size, mtime_ns, ino, ctime_ns, mode)
 
     def __repr__(self) -> str:
         return f"Entry({self.path!r}, {self.mode}, size={self.size})"
@@ -62,10 +64,6 @@ class Entry:
         return all(getattr(self, a) == getattr(other, a) for a in self.__slots__)
 
     __hash__ = None  # type: ignore[assignment]  # mutable, like the dataclass it replaces
-
-    @property
-    def key(self) -> list[int | str]:
-        return [self.size, self.mtime_ns, self.ino, self.ctime_ns, self.mode]
 
 
 class IgnoreRules:
@@ -222,11 +220,11 @@ class StatCache:
     # entries (read whole and then decoded: marshal.load on a file object reads object by
     # object through it, five times slower).  This is a cache: a file this Python cannot
     # read is simply started afresh.
-    FORMAT = 3
+    FORMAT = 4  # 4: entries are tuples; 3 had lists
 
     def __init__(self, path: StrPath) -> None:
         self.path = os.fspath(path)
-        self.entries: dict[str, list[Any]] = {}
+        self.entries: dict[str, tuple[Any, ...]] = {}
         self.tree: str | None = None
         self.hits = 0  # lookups answered since loading
         try:
@@ -251,13 +249,13 @@ class StatCache:
         hashes: dict[str, str],
         scan_start_ns: int,
         tree: str | None = None,
-    ) -> tuple[dict[str, list[Any]], str | None]:
+    ) -> tuple[dict[str, tuple[Any, ...]], str | None]:
         """What :meth:`refresh` would save: the entries old enough to trust, and ``tree``
         if that is all of them."""
         cutoff = scan_start_ns - self.RACY_NS
         entries = list(entries)
         kept = {
-            e.path: [*e.key, hashes[e.path]]
+            e.path: (*e.key, hashes[e.path])
             for e in entries
             if e.mtime_ns < cutoff and e.ctime_ns < cutoff
         }
@@ -268,6 +266,14 @@ class StatCache:
     ) -> bool:
         """Whether :meth:`refresh` would write anything."""
         return self.plan(entries, hashes, scan_start_ns, tree) != (self.entries, self.tree)
+
+    def forget(self, hexdigests: set[str]) -> None:
+        """Drop the entries naming any of ``hexdigests`` (blobs gc deleted), and the tree
+        hash with them."""
+        kept = {p: e for p, e in self.entries.items() if e[-1] not in hexdigests}
+        if len(kept) != len(self.entries):
+            atomic_write(self.path, marshal.dumps((self.FORMAT, kept, None)))
+            self.entries, self.tree = kept, None
 
     def known_tree(self, entries: list[Entry]) -> str | None:
         """The tree hash of the scanned ``entries`` if every one of them hit and they are
@@ -317,18 +323,17 @@ def build_manifest(
     publish has stored every blob it names (and ``gc`` drops it), so a hit also means the
     blob is in the store: no existence check per file.
     """
-    hashes: dict[str, str] = {}
-    sizes: dict[str, int] = {}
-    todo: list[Entry] = []
+    manifest: list[ManifestEntry] = []
+    todo: list[tuple[int, Entry]] = []  # (position in manifest, entry) to read
+    lookup = cache.lookup if cache is not None else None
     for e in entries:
-        cached = cache.lookup(e) if cache is not None else None
-        if cached is not None:
-            hashes[e.path] = cached
-            sizes[e.path] = e.size
-        else:
-            todo.append(e)
+        cached = lookup(e) if lookup is not None else None
+        if cached is None:
+            todo.append((len(manifest), e))
+            cached = ""
+        manifest.append((e.path, e.mode, e.size, cached))
     base = os.fspath(root)
-    total = sum(e.size for e in todo)
+    total = sum(e.size for _, e in todo)
     if progress is not None and todo:
         progress(0, total)
 
@@ -363,11 +368,10 @@ def build_manifest(
     # Sequential on purpose: on the machines measured (docs/performance.md) a thread pool
     # made publish two to four times slower, all of it kernel time spent contending for
     # the store's directories; one reader and writer keeps close to a plain copy.
-    results = [work(e) for e in todo]
-    for path, digest, size in results:
-        hashes[path] = digest
-        sizes[path] = size
-    return [(e.path, e.mode, sizes[e.path], hashes[e.path]) for e in entries]
+    for i, e in todo:
+        path, digest, size = work(e)
+        manifest[i] = (path, e.mode, size, digest)
+    return manifest
 
 
 def manifest_bytes(manifest: list[ManifestEntry]) -> bytes:
@@ -375,7 +379,7 @@ def manifest_bytes(manifest: list[ManifestEntry]) -> bytes:
     import json  # imported when used: a millisecond of start-up
 
     return json.dumps(
-        {"format": MANIFEST_FORMAT, "entries": [list(m) for m in manifest]},
+        {"format": MANIFEST_FORMAT, "entries": manifest},  # tuples encode as arrays
         separators=(",", ":"),
         ensure_ascii=False,
     ).encode("utf-8", "surrogateescape")
