@@ -104,41 +104,32 @@ class ObjectStore:
         """Make every object written since the last sync durable: a few are fsync'ed one
         by one (with their directories); many, with one ``syncfs`` of the filesystem."""
         written, self._written = self._written, []
-        if not written:
-            return
-        if len(written) > self.FSYNC_EACH_MAX:
-            sync_filesystem(self.root)
-            return
-        for path in written:
-            fd = os.open(path, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        for directory in {os.path.dirname(p) for p in written}:
-            fsync_dir(directory)
+        self._durable(written)
 
     def make_durable(self, hexdigests: list[str]) -> bool:
         """Sync objects that may have been written without a sync (by another process);
-        False if one of them is missing."""
+        False, and nothing synced, if one of them is missing."""
         paths = [self.path(h) for h in hexdigests]
+        if not all(os.path.exists(p) for p in paths):
+            return False
+        self._durable(paths)
+        return True
+
+    def _durable(self, paths: list[str]) -> None:
+        """fsync a few object files and their directories, or syncfs for many."""
+        if not paths:
+            return
         if len(paths) > self.FSYNC_EACH_MAX:
-            if not all(os.path.exists(p) for p in paths):
-                return False
             sync_filesystem(self.root)
-            return True
+            return
         for path in paths:
-            try:
-                fd = os.open(path, os.O_RDONLY)
-            except FileNotFoundError:
-                return False
+            fd = os.open(path, os.O_RDONLY)
             try:
                 os.fsync(fd)
             finally:
                 os.close(fd)
         for directory in {os.path.dirname(p) for p in paths}:
             fsync_dir(directory)
-        return True
 
     def put_bytes(self, data: bytes, *, compress: bool = False) -> str:
         """Store ``data``; return its sha256 hex.  No fsync: sync the filesystem after a batch."""
