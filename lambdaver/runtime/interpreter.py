@@ -82,6 +82,8 @@ def find_on_path(command: str) -> str | None:
 
 def _pyenv_root_of_shim(path: Path) -> Path | None:
     """The pyenv root if ``path`` is a pyenv shim script, else None."""
+    from pathlib import Path  # only when another interpreter is wanted
+
     try:
         with path.open("rb") as f:
             head = f.read(1024)
@@ -93,8 +95,8 @@ def _pyenv_root_of_shim(path: Path) -> Path | None:
     for raw_line in head.splitlines():
         line = raw_line.strip()
         if line.startswith(prefix) and line.endswith(b'"'):
-            return type(path)(os.fsdecode(line[len(prefix) : -1]))
-    return type(path)(os.environ.get("PYENV_ROOT") or path.parent.parent)
+            return Path(os.fsdecode(line[len(prefix) : -1]))
+    return Path(os.environ.get("PYENV_ROOT") or path.parent.parent)
 
 
 def _pyenv_version_binary(root: Path, command: str) -> str | None:

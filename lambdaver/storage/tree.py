@@ -265,6 +265,9 @@ class StatCache:
         self, entries: Iterable[Entry], hashes: dict[str, str], scan_start_ns: int, tree: str
     ) -> bool:
         """Whether :meth:`refresh` would write anything."""
+        entries = list(entries)
+        if self.hits == len(entries) == len(self.entries) and tree == self.tree:
+            return False  # every entry came from here (old enough then, so now) with its tree
         return self.plan(entries, hashes, scan_start_ns, tree) != (self.entries, self.tree)
 
     def forget(self, hexdigests: set[str]) -> None:
