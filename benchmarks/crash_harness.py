@@ -281,6 +281,8 @@ class Harness:
         """(operation, arguments, alias it changes)."""
         ops = ["publish"] * 5 + ["update"] * 3 + ["rollback"] * 2 + ["promote", "delete"]
         ops.append("config")
+        # read verbs write derived data (.lambdaver/cache/) when they succeed: kill them too
+        ops += ["read"] * 3
         if self.has["prune"]:
             ops.append("prune")
         if self.has["gc"]:
@@ -312,6 +314,14 @@ class Harness:
             return op, ["promote", source, target], target
         if op == "delete":
             return op, ["versions", "delete", rng.choice(live)], None
+        if op == "read":
+            return op, rng.choice([
+                ["versions", "list"],
+                ["config", "show", "--qualifier", name],
+                ["status"],
+                ["alias", "get", name],
+                ["invoke", "--qualifier", name, "--payload", "{}"],
+            ]), None  # fmt: skip
         if op == "prune":
             keep, depth = str(rng.randint(1, 3)), str(rng.randint(0, 2))
             return op, ["versions", "prune", "--keep", keep, "--history-depth", depth], None
