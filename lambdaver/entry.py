@@ -18,6 +18,12 @@ import sys
 
 
 def main() -> None:
+    # A command lives for milliseconds to seconds and makes no reference cycles worth
+    # collecting; the cyclic collector's passes over the modules it loads and the entries
+    # of a large tree cost time for nothing (a forked function process turns it back on).
+    import gc
+
+    gc.disable()
     try:
         from lambdaver.cli.main import main as cli_main
     except KeyboardInterrupt:

@@ -131,3 +131,16 @@ def _lambdaver() -> str:
     if LAMBDAVER_SCRIPT.exists():
         return shlex.quote(str(LAMBDAVER_SCRIPT))
     return f"{shlex.quote(sys.executable)} -m lambdaver"
+
+
+def test_the_function_runs_with_the_garbage_collector_on(tmp_path: Path) -> None:
+    """The command itself runs without the cyclic collector (lambdaver/entry.py); the
+    function's process, forked from it, must have it back, as a fresh interpreter does."""
+    fn = tmp_path / "gc"
+    fn.mkdir()
+    (fn / "app.py").write_text(
+        "import gc\n\ndef handler(event, context):\n    return {'gc': gc.isenabled()}\n"
+    )
+    assert run_subprocess("init", cwd=fn).returncode == 0
+    r = run_subprocess("invoke", "-", cwd=fn)
+    assert (r.returncode, json.loads(r.stdout)) == (0, {"gc": True})

@@ -615,6 +615,7 @@ def run_forked(job: Job, environment: dict[str, str], log_fd: int, result_fd: in
         import gc
 
         gc.freeze()  # never finalise the parent's objects (their fds are closed below)
+        gc.enable()  # the lambdaver command runs without it (lambdaver/entry.py); user code not
         _reset_signals()
         _install_fds(log_fd, result_fd)
         os.environ.clear()
