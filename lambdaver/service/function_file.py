@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import marshal
 import os
 import re
 from typing import TYPE_CHECKING, Any
@@ -10,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from lambdaver.errors import InvalidParameterValueException, LambdaverError, ValidationException
 from lambdaver.model.config import FunctionConfig, validate_config
 from lambdaver.model.names import validate_function_name
-from lambdaver.storage.fileutil import atomic_write
+from lambdaver.storage.fileutil import atomic_write, read_derived, write_derived
 from lambdaver.value import Value
 
 if TYPE_CHECKING:
@@ -178,13 +177,10 @@ CACHE_FORMAT = 1
 
 def read_function_cache(cache: StrPath) -> tuple[list[int], str, dict[str, Any]] | None:
     """The parsed copy: ``(stat key of lambdaver.toml, name, configuration record)``."""
-    try:
-        with open(cache, "rb") as f:
-            fmt, key, name, record = marshal.loads(f.read())  # noqa: S302 - our own cache file
-    except (OSError, ValueError, EOFError, TypeError):
+    loaded = read_derived(cache, CACHE_FORMAT, 3)
+    if loaded is None or not isinstance(loaded[1], str) or not isinstance(loaded[2], dict):
         return None
-    if fmt != CACHE_FORMAT or not isinstance(name, str) or not isinstance(record, dict):
-        return None
+    key, name, record = loaded
     return key, name, record
 
 
@@ -212,4 +208,4 @@ def save_function_cache(path: StrPath, cache: StrPath, fn: FunctionFile, now_ns:
     record = fn.config.to_record()
     if read_function_cache(cache) == (key, fn.name, record):
         return
-    atomic_write(cache, marshal.dumps((CACHE_FORMAT, key, fn.name, record)))
+    write_derived(cache, CACHE_FORMAT, key, fn.name, record)

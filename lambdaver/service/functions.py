@@ -543,7 +543,7 @@ LISTING_FORMAT = (2, __version__)
 def _latest_listing(repo: Repository, state: LatestState, counter: int, aliases: list[str]) -> str:
     """$LATEST's rendered entry: from ``cache/latest`` while everything it is made of is
     unchanged (no JSON encoding and no RevisionId hashing), else rendered afresh."""
-    import marshal
+    from lambdaver.storage.fileutil import read_derived, write_derived
 
     fn = repo.function
     inputs = (
@@ -557,43 +557,27 @@ def _latest_listing(repo: Repository, state: LatestState, counter: int, aliases:
         aliases,
     )
     path = repo.cache_path("latest")
-    try:
-        with open(path, "rb") as f:
-            fmt, cached_inputs, text = marshal.loads(f.read())  # noqa: S302 - our own cache file
-        if fmt == LISTING_FORMAT and cached_inputs == inputs and isinstance(text, str):
-            return text
-    except (OSError, ValueError, EOFError, TypeError):
-        pass
+    cached = read_derived(path, LISTING_FORMAT, 2)
+    if cached is not None and cached[0] == inputs and isinstance(cached[1], str):
+        return cached[1]
     latest = latest_configuration(repo, state, LATEST, counter)
     text = list_item_view(latest) + _aliases_tail(aliases)
-    from lambdaver.storage.fileutil import atomic_write
-
-    record = (LISTING_FORMAT, inputs, text)
-    repo.defer_derived(lambda: atomic_write(path, marshal.dumps(record)))
+    repo.defer_derived(lambda: write_derived(path, LISTING_FORMAT, inputs, text))
     return text
 
 
 def _published_listing(repo: Repository) -> tuple[int, list[str], bytes]:
     """(version counter, aliases of $LATEST, the published versions' rendered entries, in
     UTF-8)."""
-    import marshal
+    from lambdaver.storage.fileutil import read_derived, write_derived
 
     path = repo.cache_path("versions")
     arn_base = repo.arns.function()  # names, regions and accounts are validated
     key = repo.meta.change_key()
-    if key is not None:
-        try:
-            with open(path, "rb") as f:
-                fmt, cached_key, base, counter, latest_aliases, text = marshal.loads(f.read())  # noqa: S302
-            if (
-                fmt == LISTING_FORMAT
-                and cached_key == key
-                and base == arn_base
-                and isinstance(text, bytes)
-            ):
-                return counter, latest_aliases, text
-        except (OSError, ValueError, EOFError, TypeError):
-            pass
+    found = read_derived(path, LISTING_FORMAT, 5) if key is not None else None
+    if found is not None and found[:2] == (key, arn_base) and isinstance(found[4], bytes):
+        _key, _base, counter, latest_aliases, text = found
+        return counter, latest_aliases, text
     arns = repo.arns
     name_json = _json_str(arns.name)
     head = f'{{{_ITEM_INDENT}    "FunctionName": {name_json},{_ITEM_INDENT}    "FunctionArn": '
@@ -610,10 +594,8 @@ def _published_listing(repo: Repository) -> tuple[int, list[str], bytes]:
     latest_aliases = by_version.get(LATEST, [])
     text = ",\n        ".join(parts).encode()
     if key is not None:
-        from lambdaver.storage.fileutil import atomic_write
-
-        record = (LISTING_FORMAT, key, arn_base, counter, latest_aliases, text)
-        repo.defer_derived(lambda: atomic_write(path, marshal.dumps(record)))
+        record = (key, arn_base, counter, latest_aliases, text)
+        repo.defer_derived(lambda: write_derived(path, LISTING_FORMAT, *record))
     return counter, latest_aliases, text
 
 

@@ -76,6 +76,11 @@ def _probe_format_version(data: bytes) -> int | None:
     return int(m.group(1)) if m else None
 
 
+def derived_path(root: str, name: str) -> str:
+    """A file of derived data under the repository at ``root`` (``.lambdaver/cache/``)."""
+    return os.path.join(root, DOT, "cache", name)
+
+
 def find_root(start: StrPath) -> str | None:
     """The nearest directory at or above ``start`` that holds ``.lambdaver/``, or None."""
     d = os.path.abspath(start)
@@ -172,7 +177,7 @@ class Repository:
         if root is not None:
             memo = None
             if settings is None:
-                memo = SettingsMemo(os.path.join(root, DOT, "cache", "settings"))
+                memo = SettingsMemo(derived_path(root, "settings"))
                 settings = memo.load()
             repo = cls(root, settings)
             repo.settings_memo = memo
@@ -287,7 +292,7 @@ class Repository:
 
     def cache_path(self, name: str) -> str:
         """A file of derived data under ``.lambdaver/cache/``."""
-        return os.path.join(self.dot, "cache", name)
+        return derived_path(self.root, name)
 
     def now(self) -> str:
         return aws_time(self.clock())

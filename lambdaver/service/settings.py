@@ -11,7 +11,6 @@ key or file stat differs is ignored and the settings are read afresh.
 
 from __future__ import annotations
 
-import marshal
 import os
 import sys
 from typing import Any
@@ -141,17 +140,13 @@ class SettingsMemo:
 
     def load(self) -> Settings:
         """The settings: from the memo when it still holds, else read afresh."""
+        from lambdaver.storage.fileutil import read_derived
+
         key = _environment_key()
-        try:
-            if self.path is None:
-                raise FileNotFoundError
-            with open(self.path, "rb") as f:
-                fmt, mkey, pd_key, path, file_key, values = marshal.loads(f.read())  # noqa: S302
-            if (
-                fmt == MEMO_FORMAT
-                and mkey == key
-                and (pd_key is None or _platformdirs_key(pd_key[0]) == pd_key)
-            ):
+        memo = read_derived(self.path, MEMO_FORMAT, 5)
+        if memo is not None and memo[0] == key and _memo_shape_ok(memo):
+            _mkey, pd_key, path, file_key, values = memo
+            if pd_key is None or _platformdirs_key(pd_key[0]) == pd_key:
                 if _stat_key(path) == file_key:
                     if file_key is None:
                         return Settings(path=path)
@@ -161,8 +156,6 @@ class SettingsMemo:
                 settings = _read(path)  # the file changed; where it lives did not
                 self._remember(key, pd_key, path, settings)
                 return settings
-        except (OSError, ValueError, EOFError, TypeError):
-            pass
         path = config_path()
         pd_key = None
         if not os.environ.get("LAMBDAVER_CONFIG"):  # config_path() asked platformdirs
@@ -184,20 +177,30 @@ class SettingsMemo:
         now = time.time_ns()
         racy = file_key is not None and max(file_key[1], file_key[3]) >= now - RACY_NS
         values = None if racy or file_key is None else settings.values()
-        self._record = (MEMO_FORMAT, key, pd_key, path, file_key, values)
+        self._record = (key, pd_key, path, file_key, values)
         self.stale = True
 
     def save(self) -> None:
         """Write what :meth:`load` found (best effort: it is only a cache)."""
         if not self.stale or self._record is None or self.path is None:
             return
-        from lambdaver.storage.fileutil import atomic_write
+        from lambdaver.storage.fileutil import write_derived
 
         try:
-            atomic_write(self.path, marshal.dumps(self._record))
+            write_derived(self.path, MEMO_FORMAT, *self._record)
         except OSError:
             pass
         self.stale = False
+
+
+def _memo_shape_ok(memo: tuple[Any, ...]) -> bool:
+    """A memo's fields have the types load() relies on (a damaged file may decode)."""
+    _key, pd_key, path, _file_key, values = memo
+    return (
+        (pd_key is None or (isinstance(pd_key, tuple) and len(pd_key) == 2))
+        and isinstance(path, str)
+        and (values is None or (isinstance(values, tuple) and len(values) == 3))
+    )
 
 
 def _platformdirs_key(file: str) -> tuple[str, tuple[int, int, int, int] | None]:

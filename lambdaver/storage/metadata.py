@@ -246,28 +246,24 @@ class MetaStore:
 
     def _load_memo(self) -> dict[tuple[str, str], object]:
         if self._memo is None:
-            import marshal
+            from lambdaver.storage.fileutil import read_derived
 
             self._memo = {}
-            try:
-                with open(self._memo_path or "", "rb") as f:
-                    fmt, key, values = marshal.loads(f.read())  # noqa: S302 - our own cache file
-                if fmt == MEMO_FORMAT and isinstance(values, dict) and key == self.change_key():
+            loaded = read_derived(self._memo_path, MEMO_FORMAT, 2)
+            if loaded is not None and isinstance(loaded[1], dict):
+                key, values = loaded
+                if key == self.change_key():
                     self._memo = values
                     self._memo_key = key
-            except (OSError, ValueError, EOFError, TypeError):
-                pass
         return self._memo
 
     def save_memo(self) -> None:
         """Write the memo if reads added to it (best effort: it is derived data)."""
         if not self._memo_new or self._writing or self._memo_path is None:
             return
-        import marshal
+        from lambdaver.storage.fileutil import write_derived
 
-        from lambdaver.storage.fileutil import atomic_write
-
-        atomic_write(self._memo_path, marshal.dumps((MEMO_FORMAT, self._memo_key, self._memo)))
+        write_derived(self._memo_path, MEMO_FORMAT, self._memo_key, self._memo)
         self._memo_new = False
 
     def items(self, ns: str, *, numeric: bool = False) -> list[tuple[str, str]]:

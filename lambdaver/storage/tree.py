@@ -8,14 +8,13 @@ file skip re-reading.
 
 from __future__ import annotations
 
-import marshal
 import os
 import stat
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from lambdaver.errors import InvalidParameterValueException
-from lambdaver.storage.fileutil import atomic_write
+from lambdaver.storage.fileutil import read_derived, write_derived
 from lambdaver.storage.hashing import sha256
 from lambdaver.storage.objects import CHUNK, ObjectStore
 
@@ -216,10 +215,9 @@ class StatCache:
     """
 
     RACY_NS = 1_000_000_000
-    # marshal: Python's own serialisation, several times faster than JSON for 20,000
-    # entries (read whole and then decoded: marshal.load on a file object reads object by
-    # object through it, five times slower).  This is a cache: a file this Python cannot
-    # read is simply started afresh.
+    # marshal (fileutil.read_derived): Python's own serialisation, several times faster
+    # than JSON for 20,000 entries.  This is a cache: a file this Python cannot read is
+    # simply started afresh.
     FORMAT = 4  # 4: entries are tuples; 3 had lists
 
     def __init__(self, path: StrPath) -> None:
@@ -227,14 +225,10 @@ class StatCache:
         self.entries: dict[str, tuple[Any, ...]] = {}
         self.tree: str | None = None
         self.hits = 0  # lookups answered since loading
-        try:
-            with open(self.path, "rb") as f:
-                fmt, entries, tree = marshal.loads(f.read())  # noqa: S302 - our own cache file
-            if fmt == self.FORMAT and isinstance(entries, dict):
-                self.entries = entries
-                self.tree = tree if isinstance(tree, str) else None
-        except (OSError, ValueError, EOFError, TypeError):
-            self.entries = {}
+        loaded = read_derived(self.path, self.FORMAT, 2)
+        if loaded is not None and isinstance(loaded[0], dict):
+            self.entries = loaded[0]
+            self.tree = loaded[1] if isinstance(loaded[1], str) else None
 
     def lookup(self, e: Entry) -> str | None:
         hit = self.entries.get(e.path)
@@ -275,7 +269,7 @@ class StatCache:
         hash with them."""
         kept = {p: e for p, e in self.entries.items() if e[-1] not in hexdigests}
         if len(kept) != len(self.entries):
-            atomic_write(self.path, marshal.dumps((self.FORMAT, kept, None)))
+            write_derived(self.path, self.FORMAT, kept, None)
             self.entries, self.tree = kept, None
 
     def known_tree(self, entries: list[Entry]) -> str | None:
@@ -297,7 +291,7 @@ class StatCache:
         kept, tree = self.plan(entries, hashes, scan_start_ns, tree)
         if kept == self.entries and tree == self.tree:
             return False
-        atomic_write(self.path, marshal.dumps((self.FORMAT, kept, tree)))
+        write_derived(self.path, self.FORMAT, kept, tree)
         self.entries = kept
         self.tree = tree
         return True
