@@ -651,9 +651,9 @@ TABLE: list[Bad] = [
     # --- the repository itself (exit 253) ---
     Bad("no-repository", ("versions", "list"), 253, RNF, "lambdaver init",
         "ListVersionsByFunction", where="empty"),
-    Bad("format-newer", ("versions", "list"), 253, URF, "Repository format 2 is newer",
+    Bad("format-newer", ("versions", "list"), 253, URF, "Repository format 3 is newer",
         "ListVersionsByFunction", setup=repo_config(
-            '{"format": "lambdaver-repository", "format_version": 2}')),
+            '{"format": "lambdaver-repository", "format_version": 3}')),
     Bad("format-config-missing", ("alias", "list"), 253, RC, "config is missing",
         "ListAliases", setup=remove(".lambdaver/config")),
     Bad("format-config-garbage", ("publish",), 253, RC, "is not valid JSON", "PublishVersion",

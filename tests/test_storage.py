@@ -77,22 +77,36 @@ def test_special_file_is_refused(fn: Fn, unchanged) -> None:
     assert "'pipe' is not a regular file, directory or symlink" in r.stderr
 
 
-def test_unreadable_file_is_refused_and_nothing_written(fn: Fn, unchanged, monkeypatch) -> None:
+@pytest.mark.parametrize("files", [1, 100])  # 100 new files go into a pack
+def test_unreadable_file_is_refused_and_nothing_written(
+    fn: Fn, unchanged, monkeypatch, files: int
+) -> None:
     fn.publish()
+    for i in range(files - 1):
+        fn.write(f"lib/m{i}.py", f"x = {i}\n")
     fn.write("secret.py", "x = 1\n")
-    real_open = open
+    real_open, real_os_open = open, os.open
 
     def fake_open(path, *a, **kw):  # root can read anything: simulate EACCES
         if str(path).endswith("secret.py"):
             raise PermissionError(13, "Permission denied", str(path))
         return real_open(path, *a, **kw)
 
+    def fake_os_open(path, *a, **kw):
+        if str(path).endswith("secret.py"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_os_open(path, *a, **kw)
+
     monkeypatch.setattr("builtins.open", fake_open)
+    monkeypatch.setattr("os.open", fake_os_open)
+    before = sorted(p for p in (fn.root / ".lambdaver").rglob("*") if "cache" not in p.parts)
     with unchanged(fn.root / ".lambdaver" / "meta.sqlite"):
         r = fn("publish")
     assert r.exit_code == 254
     assert r.stderr.endswith("Cannot read 'secret.py': Permission denied\n")
     monkeypatch.undo()
+    after = sorted(p for p in (fn.root / ".lambdaver").rglob("*") if "cache" not in p.parts)
+    assert after == before  # no object, no pack, no temporary left behind
     assert [v["Version"] for v in fn.ok("versions", "list")["Versions"]] == ["$LATEST", "1"]
 
 

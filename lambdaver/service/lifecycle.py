@@ -38,6 +38,8 @@ from lambdaver.model.routing import validate_routing
 from lambdaver.service.functions import ALIASES, VERSION_COUNTER, VERSIONS
 from lambdaver.service.repository import Repository, code_sha256_of
 from lambdaver.storage.hashing import sha256
+from lambdaver.storage.objects import CHUNK
+from lambdaver.storage.pack import Pack, read_range
 from lambdaver.storage.tree import StatCache, manifest_from_bytes
 
 __all__ = ["GRACE_SECONDS", "HISTORY_DEPTH", "fsck", "gc", "prune"]
@@ -278,12 +280,23 @@ def gc(repo: Repository, *, grace: float = GRACE_SECONDS, dry_run: bool = False)
                     with contextlib.suppress(FileNotFoundError):
                         if sweep.old(obj.lstat()):
                             doomed.append(obj)
-        if doomed and not dry_run:
+        packs = _doomed_in_packs(repo, keep, sweep)
+        if (doomed or packs) and not dry_run:
             # Invariant 7, and crash-safe: the stat cache forgets the blobs first, then
             # they go.  A crash in between costs a re-hash, never a missing blob.
-            _prune_index(Path(repo.dot) / "index", {p.parent.name + p.name for p in doomed})
+            gone = {p.parent.name + p.name for p in doomed}
+            for _pack, dead in packs:
+                gone.update(dead)
+            _prune_index(Path(repo.dot) / "index", gone)
         for obj in doomed:
             sweep.remove(obj, temporary=False)
+        for pack, dead in packs:
+            _repack(repo, pack, dead, sweep)
+        pack_dir = Path(repo.store.pack_dir)
+        indexed = {p.name for p in _children(pack_dir) if p.suffix == ".idx"}
+        for leftover in _children(pack_dir):
+            if leftover.suffix != ".idx" and leftover.stem + ".idx" not in indexed:
+                sweep.remove(leftover)  # a pack whose index was never renamed into place
         for leftover in _children(Path(repo.dot) / "tmp"):
             sweep.remove(leftover)
         for directory, pattern in (
@@ -307,6 +320,32 @@ def gc(repo: Repository, *, grace: float = GRACE_SECONDS, dry_run: bool = False)
         "BytesFreed": sweep.freed,
         "TemporariesRemoved": sweep.temporaries,
     }
+
+
+def _doomed_in_packs(
+    repo: Repository, keep: set[str], sweep: _Sweep
+) -> list[tuple[Pack, set[str]]]:
+    """``(pack, digests no version needs)`` of every pack older than the grace period
+    that holds such blobs."""
+    plans = []
+    for pack in repo.store.packs():
+        try:
+            st = Path(pack.idx_path).stat()
+        except FileNotFoundError:
+            continue
+        if not sweep.old(st):
+            continue
+        dead = {digest for digest, _off, _size in pack.entries() if digest not in keep}
+        if dead:
+            plans.append((pack, dead))
+    return plans
+
+
+def _repack(repo: Repository, pack: Pack, dead: set[str], sweep: _Sweep) -> None:
+    sweep.objects += len(dead)
+    sweep.freed += sum(size for digest, _off, size in pack.entries() if digest in dead)
+    if not sweep.dry_run:
+        repo.store.drop_from_pack(pack, dead)
 
 
 def _latest_roots(repo: Repository) -> tuple[set[str], str] | None:
@@ -345,6 +384,8 @@ def _objects_on_disk(objects_dir: Path) -> Iterator[tuple[str | None, Path]]:
     """``(digest or None for a stray file, path)`` of every file under ``objects/``,
     leaving out the temporaries of interrupted writes."""
     for fan in _children(objects_dir):
+        if fan.name == "pack" and fan.is_dir():
+            continue  # checked pack by pack
         if not fan.is_dir():
             yield None, fan
             continue
@@ -353,6 +394,44 @@ def _objects_on_disk(objects_dir: Path) -> Iterator[tuple[str | None, Path]]:
                 continue
             ok = _HEX2.fullmatch(fan.name) and _HEX62.fullmatch(obj.name) and obj.is_file()
             yield (fan.name + obj.name if ok else None), obj
+
+
+def _check_packs(
+    repo: Repository, f: _Fsck, roles: dict[str, dict[str, list[str]]], on_disk: set[str]
+) -> None:
+    """Every pack's index is whole and named by its hash, and every blob in it is re-hashed
+    (invariant 1).  A pack without an index is a leftover, as a temporary is."""
+    for path in _children(Path(repo.store.pack_dir)):
+        rel = str(path.relative_to(repo.dot))
+        if path.suffix == ".pack":
+            continue
+        if path.suffix != ".idx" or not _HEX64.fullmatch(path.stem):
+            f.add("StrayFile", f"{rel} is not part of a pack", Path=rel)
+            continue
+        try:
+            pack = Pack(str(path))
+        except RepositoryCorrupt as exc:
+            f.add("CorruptPack", str(exc), Path=rel)
+            continue
+        if not pack.name_ok():
+            f.add("CorruptPack", f"Pack index {rel} fails its hash check", Path=rel)
+        for digest, offset, size in pack.entries():
+            on_disk.add(digest)
+            f.checked += 1
+            h = sha256()
+            try:
+                for chunk in read_range(pack.pack_path, offset, size, CHUNK):
+                    h.update(chunk)
+                ok = h.hexdigest() == digest
+            except (OSError, RepositoryCorrupt):
+                ok = False
+            if not ok:
+                f.add(
+                    "CorruptObject",
+                    f"Object {digest} fails its hash check (in pack {pack.name})"
+                    + _users(roles, digest),
+                    Object=digest,
+                )
 
 
 def _valid_compressed(path: Path, digest: str) -> bool:
@@ -454,6 +533,7 @@ def fsck(repo: Repository) -> dict[str, Any]:
                 f"Object {digest} fails its hash check" + _users(roles, digest),
                 Object=digest,
             )
+    _check_packs(repo, f, roles, on_disk)
     for digest in sorted(set(roles) - on_disk):
         f.add("MissingObject", f"Object {digest} is missing" + _users(roles, digest), Object=digest)
 

@@ -46,7 +46,9 @@ if TYPE_CHECKING:
 
 DOT = ".lambdaver"
 IGNORE_FILE = ".lambdaverignore"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+#: The oldest format that can hold packs (docs/FORMAT.md, "History of the format").
+PACKS_SINCE = 2
 FORMAT_NAME = "lambdaver-repository"
 # An interrupted checkout or import, to be completed by the next command (service/code.py).
 PENDING = "pending-apply.json"
@@ -166,6 +168,7 @@ class Repository:
         self.settings_memo: SettingsMemo | None = None
         self._derived: list[Callable[[], None]] = []  # writes for save_derived()
         self._untouched = False  # keep_untouched() was called
+        self.format_version = 0  # not read yet: check_format() reads it
 
     # --- finding and creating ------------------------------------------------------
 
@@ -205,7 +208,7 @@ class Repository:
         tmp = os.path.join(root, f"{DOT}.tmp.{os.getpid()}")
         try:
             os.mkdir(tmp)
-            for sub in ("objects", "tmp", "cache"):
+            for sub in ("objects", "objects/pack", "tmp", "cache"):
                 os.mkdir(os.path.join(tmp, sub))
             MetaStore.create(os.path.join(tmp, "meta.sqlite"))
             os.close(os.open(os.path.join(tmp, "lock"), os.O_WRONLY | os.O_CREAT, 0o644))
@@ -233,7 +236,9 @@ class Repository:
             raise RepositoryCorrupt(f"{path} is missing") from exc
         except PermissionError as exc:
             raise RepositoryIOError(f"Cannot read {path}: permission denied") from exc
-        if _probe_format_version(data) == FORMAT_VERSION:  # the usual case, without json
+        probed = _probe_format_version(data)
+        if probed is not None and 1 <= probed <= FORMAT_VERSION:  # usual, without json
+            self.format_version = probed
             return
         import json
 
@@ -249,12 +254,33 @@ class Repository:
                 f"Repository format {version} is newer than this lambdaver understands "
                 f"(format {FORMAT_VERSION}); upgrade lambdaver"
             )
+        self.format_version = version
+
+    def _before_pack(self) -> None:
+        """A format 1 repository becomes format 2 before its first pack is written, so an
+        older lambdaver refuses it instead of finding its packed blobs missing."""
+        if not self.format_version:
+            self.check_format()
+        if self.format_version >= PACKS_SINCE:
+            return
+        import json
+
+        path = os.path.join(self.dot, "config")
+        with open(path, "rb") as f:
+            config = json.loads(f.read())
+        config["format_version"] = PACKS_SINCE
+        atomic_write(path, json.dumps(config, indent=2).encode() + b"\n")
+        self.format_version = PACKS_SINCE
 
     # --- parts -----------------------------------------------------------------------
 
     @cached_property
     def store(self) -> ObjectStore:
-        return ObjectStore(os.path.join(self.dot, "objects"), os.path.join(self.dot, "tmp"))
+        return ObjectStore(
+            os.path.join(self.dot, "objects"),
+            os.path.join(self.dot, "tmp"),
+            before_pack=self._before_pack,
+        )
 
     @cached_property
     def meta(self) -> MetaStore:

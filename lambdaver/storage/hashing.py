@@ -23,7 +23,7 @@ SMALL = 1 << 20
 _builtin: Callable[[bytes], Any] | bool | None = False  # False: not looked up yet
 
 
-def sha256(data: bytes = b"") -> _Hash:
+def sha256(data: bytes | memoryview = b"") -> _Hash:
     """``hashlib.sha256(data)``: for files, streams and anything large."""
     import hashlib
 

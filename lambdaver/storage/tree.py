@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from lambdaver.errors import InvalidParameterValueException
 from lambdaver.storage.fileutil import read_derived, write_derived
 from lambdaver.storage.hashing import sha256
-from lambdaver.storage.objects import CHUNK, ObjectStore
+from lambdaver.storage.objects import CHUNK, PACK_MIN, ObjectStore
 
 if TYPE_CHECKING:
     from lambdaver.storage.fileutil import StrPath
@@ -307,6 +307,17 @@ def hash_file(path: str) -> tuple[str, int]:
     return h.hexdigest(), size
 
 
+def _read_error(exc: OSError, rel: str) -> Exception:
+    """What a user is told when reading ``rel`` from the function directory failed."""
+    if isinstance(exc, FileNotFoundError):
+        return InvalidParameterValueException(f"'{rel}' disappeared while it was being read")
+    if isinstance(exc, IsADirectoryError):
+        return InvalidParameterValueException(f"'{rel}' changed while it was being read")
+    if isinstance(exc, PermissionError):
+        return InvalidParameterValueException(f"Cannot read '{rel}': Permission denied")
+    return exc
+
+
 def build_manifest(
     root: StrPath,
     entries: list[Entry],
@@ -346,22 +357,41 @@ def build_manifest(
                 digest, size = store.put_file(full, e.size)
             else:
                 digest, size = hash_file(full)
-        except FileNotFoundError as exc:
-            raise InvalidParameterValueException(
-                f"'{e.path}' disappeared while it was being read"
-            ) from exc
-        except IsADirectoryError as exc:
-            raise InvalidParameterValueException(
-                f"'{e.path}' changed while it was being read"
-            ) from exc
-        except PermissionError as exc:
-            raise InvalidParameterValueException(
-                f"Cannot read '{e.path}': Permission denied"
-            ) from exc
+        except OSError as exc:
+            err = _read_error(exc, e.path)
+            if err is exc:
+                raise
+            raise err from exc
         if progress is not None:
             progress(size, total)
         return e.path, digest, size
 
+    if store is not None and len(todo) > PACK_MIN:
+        # Many files to read (a first publish): their new blobs go into one pack, or
+        # loose if few of them turn out to be new.
+        files = [(i, e) for i, e in todo if e.link is None]
+        todo = [(i, e) for i, e in todo if e.link is not None]
+        by_path = {e.path: (i, e) for i, e in files}
+        current = [""]
+
+        def sources() -> Iterator[tuple[str, str]]:
+            for _i, e in files:
+                current[0] = e.path
+                yield e.path, os.path.join(base, e.path)
+
+        def stored(path: str, digest: str, size: int) -> None:
+            i, e = by_path[path]
+            manifest[i] = (path, e.mode, size, digest)
+            if progress is not None:
+                progress(size, total)
+
+        try:
+            store.put_files_packed(sources(), stored)
+        except OSError as exc:
+            err = _read_error(exc, current[0])
+            if err is exc:
+                raise
+            raise err from exc
     # Sequential on purpose: on the machines measured (docs/performance.md) a thread pool
     # made publish two to four times slower, all of it kernel time spent contending for
     # the store's directories; one reader and writer keeps close to a plain copy.

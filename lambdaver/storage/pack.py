@@ -1,0 +1,195 @@
+"""Packs: many blobs in one file, for the publishes that store many new blobs at once.
+
+Creating one file per blob costs more kernel time than copying its bytes (an inode, a
+directory entry, a rename, a partial page to zero: docs/performance.md), so a publish that
+stores many new blobs writes them into one pack instead, as git does on a fetch.  A pack is
+two files in ``objects/pack/`` (docs/FORMAT.md, "Packs"):
+
+- ``NAME.pack``: ``PACK_MAGIC`` and then the blobs' raw bytes, one after another;
+- ``NAME.idx``: ``IDX_MAGIC``, the entry count, then one fixed-size entry per blob, sorted
+  by digest: ``(sha256 digest, offset in the pack, size)``.  ``NAME`` is the sha256 (hex)
+  of the index file.
+
+The index is renamed into place last, after both files are durable: a pack without its
+index is a leftover of an interrupted write that nothing refers to (``gc`` removes it).
+Packs are written once and never modified, like every object.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import struct
+from collections.abc import Iterator
+
+from lambdaver.errors import RepositoryCorrupt
+from lambdaver.storage.fileutil import fsync_dir
+from lambdaver.storage.hashing import sha256
+
+PACK_MAGIC = b"LVPACK\x00\x01"
+IDX_MAGIC = b"LVIDX\x00\x00\x01"
+_HEAD = struct.Struct(">8sQ")  # magic, entry count
+ENTRY = struct.Struct(">32sQQ")  # digest, offset, size
+
+
+class Pack:
+    """A pack's index, read once, searched by bisection (no per-lookup system call)."""
+
+    __slots__ = ("count", "data", "idx_path", "name", "pack_path")
+
+    def __init__(self, idx_path: str) -> None:
+        self.idx_path = idx_path
+        self.pack_path = idx_path[: -len(".idx")] + ".pack"
+        self.name = os.path.basename(idx_path)[: -len(".idx")]
+        with open(idx_path, "rb") as f:
+            self.data = f.read()
+        if len(self.data) < _HEAD.size:
+            raise RepositoryCorrupt(f"Pack index {idx_path} is truncated")
+        magic, self.count = _HEAD.unpack_from(self.data)
+        if magic != IDX_MAGIC or len(self.data) != _HEAD.size + self.count * ENTRY.size:
+            raise RepositoryCorrupt(f"Pack index {idx_path} is damaged")
+
+    def find(self, digest: bytes) -> tuple[int, int] | None:
+        """``(offset, size)`` of the blob with this raw digest, or None."""
+        data, lo, hi, width, base = self.data, 0, self.count, ENTRY.size, _HEAD.size
+        while lo < hi:
+            mid = (lo + hi) // 2
+            at = base + mid * width
+            key = data[at : at + 32]
+            if key < digest:
+                lo = mid + 1
+            elif key > digest:
+                hi = mid
+            else:
+                _d, offset, size = ENTRY.unpack_from(data, at)
+                return offset, size
+        return None
+
+    def entries(self) -> Iterator[tuple[str, int, int]]:
+        """``(hex digest, offset, size)`` of every blob, in digest order."""
+        for digest, offset, size in ENTRY.iter_unpack(memoryview(self.data)[_HEAD.size :]):
+            yield digest.hex(), offset, size
+
+    def name_ok(self) -> bool:
+        return sha256(self.data).hexdigest() == self.name
+
+
+def load_packs(pack_dir: str) -> list[Pack]:
+    try:
+        names = sorted(os.listdir(pack_dir))
+    except FileNotFoundError:
+        return []
+    return [Pack(os.path.join(pack_dir, n)) for n in names if n.endswith(".idx")]
+
+
+def read_range(path: str, offset: int, size: int, chunk: int) -> Iterator[bytes]:
+    """The bytes ``[offset, offset + size)`` of ``path`` in chunks; a short file is
+    ``RepositoryCorrupt``."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        left = size
+        while left:
+            data = os.pread(fd, min(chunk, left), offset)
+            if not data:
+                raise RepositoryCorrupt(f"Pack {path} is truncated")
+            offset += len(data)
+            left -= len(data)
+            yield data
+    finally:
+        os.close(fd)
+
+
+class PackWriter:
+    """Appends blobs to a new pack in ``tmp/``; :meth:`finish` makes it durable and moves
+    it into ``objects/pack/``.  The caller skips blobs the store already has."""
+
+    def __init__(self, pack_dir: str, tmp_dir: str) -> None:
+        self.pack_dir = pack_dir
+        stem = os.path.join(tmp_dir, f"pack.{os.getpid()}.{os.urandom(6).hex()}")
+        self.tmp_pack = stem + ".pack"
+        self.tmp_idx = stem + ".idx"
+        self.fd = os.open(self.tmp_pack, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
+        self.end = 0
+        self.index: dict[bytes, tuple[int, int]] = {}
+        self._write(PACK_MAGIC)
+
+    def _write(self, data: bytes | memoryview) -> None:
+        view = memoryview(data)
+        while view:
+            n = os.write(self.fd, view)
+            view = view[n:]
+            self.end += n
+
+    def has(self, digest: bytes) -> bool:
+        return digest in self.index
+
+    def add(self, digest: bytes, data: bytes | memoryview) -> None:
+        """Append a blob whose digest is known (once: a second add of it is ignored)."""
+        if digest in self.index:
+            return
+        start = self.end
+        self._write(data)
+        self.index[digest] = (start, self.end - start)
+
+    def begin(self) -> int:
+        """Start a blob streamed in parts with :meth:`part`; the mark for :meth:`end_blob`."""
+        return self.end
+
+    def part(self, data: bytes | memoryview) -> None:
+        self._write(data)
+
+    def end_blob(self, start: int, digest: bytes) -> None:
+        """Keep the streamed blob under ``digest``, or drop it if the pack has it already."""
+        if digest in self.index:
+            self.discard(start)
+        else:
+            self.index[digest] = (start, self.end - start)
+
+    def discard(self, start: int) -> None:
+        """Drop what was streamed since ``start``."""
+        os.ftruncate(self.fd, start)
+        os.lseek(self.fd, start, os.SEEK_SET)
+        self.end = start
+
+    def finish(self) -> tuple[str, str] | None:
+        """Make the pack durable and visible; ``(idx path, pack path)``, or None (and
+        nothing left behind) if no blob was added."""
+        if not self.index:
+            self.abort()
+            return None
+        os.fsync(self.fd)
+        os.close(self.fd)
+        self.fd = -1
+        body = [_HEAD.pack(IDX_MAGIC, len(self.index))]
+        body.extend(ENTRY.pack(d, o, s) for d, (o, s) in sorted(self.index.items()))
+        idx = b"".join(body)
+        name = sha256(idx).hexdigest()
+        fd = os.open(self.tmp_idx, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
+        try:
+            view = memoryview(idx)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        if not os.path.isdir(self.pack_dir):
+            os.mkdir(self.pack_dir)
+            fsync_dir(os.path.dirname(self.pack_dir))
+        final = os.path.join(self.pack_dir, name)
+        os.replace(self.tmp_pack, final + ".pack")
+        try:
+            os.replace(self.tmp_idx, final + ".idx")
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(final + ".pack")
+            raise
+        fsync_dir(self.pack_dir)
+        return final + ".idx", final + ".pack"
+
+    def abort(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+        for path in (self.tmp_idx, self.tmp_pack):
+            with contextlib.suppress(OSError):
+                os.unlink(path)
