@@ -132,3 +132,30 @@ def test_make_durable_refuses_missing_objects(tmp_path: Path) -> None:
     many = [store.put_bytes(str(i).encode()) for i in range(store.FSYNC_EACH_MAX + 1)]
     assert store.make_durable(many)
     assert not store.make_durable([*many, "1" * 64])
+
+
+def test_a_publish_right_after_an_edit_leaves_the_cache_as_it_was(fn: Fn) -> None:
+    """The edited file is too fresh to be remembered, so rewriting the cache would only
+    drop its old entry: the cache file is left alone (its old entry no longer matches the
+    file's stat, so it is never used), and the next scan still sees the edit."""
+    fn.write("lib.py", "X = 1\n")
+    time.sleep(0.1)
+    fn.publish()
+    path = fn.root / ".lambdaver" / "index"
+    before = (path.read_bytes(), path.stat().st_mtime_ns)
+    assert set(index(fn).entries) == {"app.py", "lib.py"}
+    fn.write("lib.py", "X = 2\n")
+    assert fn.publish() == "2"
+    assert (path.read_bytes(), path.stat().st_mtime_ns) == before
+    v1 = {f["Path"]: f["Sha256"] for f in fn.ok("versions", "show", "1")["Files"]}
+    assert index(fn).entries["lib.py"][-1] == v1["lib.py"]
+    fn.write("lib.py", "X = 3\n")
+    assert fn.publish() == "3"  # the stale entry is not trusted
+    files = {f["Path"]: f["Sha256"] for f in fn.ok("versions", "show", "3")["Files"]}
+    from lambdaver.storage.hashing import sha256
+
+    assert files["lib.py"] == sha256(b"X = 3\n").hexdigest()
+    time.sleep(0.1)
+    fn.ok("status")  # a read verb, once the file is old enough, remembers it
+    assert index(fn).entries["lib.py"][-1] == files["lib.py"]
+    assert index(fn).tree is not None

@@ -398,8 +398,7 @@ class Repository:
         if pending is None:
             return
         cache, entries, manifest, scan_start_ns, tree = pending
-        hashes = {m[0]: m[3] for m in manifest}
-        if not cache.changes(entries, hashes, scan_start_ns, tree) or not self.lock.try_acquire():
+        if not cache.changes(entries, manifest, scan_start_ns, tree) or not self.lock.try_acquire():
             return
         try:
             # A hit promises that the blob is stored and durable (publish relies on it):
@@ -410,7 +409,7 @@ class Repository:
             fresh = [m[3] for m in manifest if (known.get(m[0]) or [None])[-1] != m[3]]
             has = self.store.has
             if all(has(m[3]) for m in manifest) and self.store.make_durable(fresh):
-                cache.refresh(entries, hashes, scan_start_ns, tree)
+                cache.refresh(entries, manifest, scan_start_ns, tree)
         except OSError:
             pass
         finally:
@@ -435,7 +434,7 @@ class Repository:
             )
             if self._pending_cache is not None:
                 cache, entries, manifest, scan_start_ns, tree = self._pending_cache
-                cache.refresh(entries, {m[0]: m[3] for m in manifest}, scan_start_ns, tree)
+                cache.refresh(entries, manifest, scan_start_ns, tree)
                 self._pending_cache = None
         except OSError:
             pass
