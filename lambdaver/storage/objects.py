@@ -228,6 +228,7 @@ class ObjectStore:
                 else:
                     writer.end_blob(start, raw)
                 on_stored(key, hexdigest, size)
+            writer.drain()
             if len(writer.index) <= PACK_MIN:
                 # Few of them were new after all (the stat cache was lost, say): loose
                 # objects, rather than a pack for a handful of blobs.
@@ -405,13 +406,23 @@ class ObjectStore:
         return hexdigest, size
 
     def _read_packed(self, hexdigest: str) -> Iterator[bytes] | None:
-        found = self._packed(hexdigest)
-        if found is None:
-            return None
+        """A packed blob's bytes, or None if no pack has it.  The pack is opened here: if
+        gc replaced it since its index was read (readers take no lock), the packs are read
+        again, once."""
         from lambdaver.storage.pack import read_range
 
-        pack, offset, size = found
-        return read_range(pack.pack_path, offset, size, CHUNK)
+        for _attempt in range(2):
+            found = self._packed(hexdigest)
+            if found is None:
+                return None
+            pack, offset, size = found
+            try:
+                fd = os.open(pack.pack_path, os.O_RDONLY)
+            except FileNotFoundError:
+                self._packs = None
+                continue
+            return read_range(fd, offset, size, CHUNK)
+        return None
 
     def get_bytes(self, hexdigest: str, *, compressed: bool = False) -> bytes:
         """Read an object and verify its hash (``RepositoryCorrupt`` names it if it fails)."""
