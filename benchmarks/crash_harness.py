@@ -243,13 +243,17 @@ class Harness:
         self.present = {"1": first["CodeSha256"]} if first else {}
 
     def mutate(self, rng: random.Random) -> None:
-        """Change $LATEST: a new generation in app.py, a new big file, some small files."""
+        """Change $LATEST: a new generation in app.py, a new big file, some small files
+        (now and then many)."""
         self.gen += 1
         (self.root / "app.py").write_text(HANDLER.format(gen=self.gen))
         # now and then a file above the 4 MB threshold, which is streamed through tmp/
         size = STREAMED if rng.random() < 0.15 else rng.randint(BIG_MIN, BIG_MAX)
         (self.root / "data.bin").write_bytes(rng.randbytes(size))
-        for _ in range(rng.randint(1, 60)):
+        # mostly a few files (stored loose); one publish in four changes enough files for
+        # their blobs to go into a pack (more than 64 new ones: docs/FORMAT.md, "Packs")
+        count = rng.randint(1, 60) if rng.random() < 0.75 else rng.randint(120, 300)
+        for _ in range(count):
             i = rng.randrange(SMALL_FILES)
             path = self.root / "pkg" / f"m{i % 10}" / f"f{i}.txt"
             path.write_bytes(rng.randbytes(SMALL_SIZE))

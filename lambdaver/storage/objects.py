@@ -127,10 +127,7 @@ class ObjectStore:
                 finally:
                     os.close(fd)
                 _check_hash(h.hexdigest(), hexdigest, path)
-                final = self._fanout(hexdigest)
-                os.replace(name, final)
-                self._written.append(final)
-                self._created.append(final)
+                self._land(name, self._fanout(hexdigest))
             except BaseException:
                 with contextlib.suppress(OSError):
                     os.unlink(name)
@@ -262,9 +259,7 @@ class ObjectStore:
         if os.path.exists(final) or self._packed(hexdigest) is not None:
             os.unlink(tmpname)
         else:
-            os.replace(tmpname, final)
-            self._written.append(final)
-            self._created.append(final)
+            self._land(tmpname, final)
 
     def _put_raw(self, data: bytes | memoryview, hexdigest: str) -> None:
         """Write an object whose name is known: a temporary file beside its final name,
@@ -281,13 +276,17 @@ class ObjectStore:
                     view = view[os.write(fd, view) :]
             finally:
                 os.close(fd)
-            os.replace(name, final)
-            self._written.append(final)
-            self._created.append(final)
+            self._land(name, final)
         except BaseException:
             with contextlib.suppress(OSError):
                 os.unlink(name)
             raise
+
+    def _land(self, tmpname: str, final: str) -> None:
+        """Rename a written temporary to its object name; it is synced by :meth:`sync`."""
+        os.replace(tmpname, final)
+        self._written.append(final)
+        self._created.append(final)
 
     def checkpoint(self) -> int:
         """A mark for :meth:`discard_since`."""
