@@ -144,3 +144,32 @@ def test_the_function_runs_with_the_garbage_collector_on(tmp_path: Path) -> None
     assert run_subprocess("init", cwd=fn).returncode == 0
     r = run_subprocess("invoke", "-", cwd=fn)
     assert (r.returncode, json.loads(r.stdout)) == (0, {"gc": True})
+
+
+def test_a_packed_function_from_a_shell(tmp_path: Path) -> None:
+    """A function of a few hundred files: its first publish writes a pack, and the shell
+    sees the same versions, code, invoke, gc and fsck as with loose objects."""
+    fn = tmp_path / "big"
+    shutil.copytree(EXAMPLE, fn, ignore=shutil.ignore_patterns(".lambdaver"))
+    for i in range(300):
+        sub = fn / "vendor" / f"lib{i % 9}"
+        sub.mkdir(parents=True, exist_ok=True)
+        (sub / f"mod{i}.py").write_text(f"VALUE = {i}\n")
+    assert run_subprocess("init", cwd=fn).returncode == 0
+    r = run_subprocess("publish", "--query", "Version", "--output", "text", cwd=fn)
+    assert (r.returncode, r.stdout, r.stderr) == (0, "1\n", "")
+    packs = list((fn / ".lambdaver" / "objects" / "pack").glob("*.idx"))
+    assert len(packs) == 1
+    config = json.loads((fn / ".lambdaver" / "config").read_text())
+    assert config["format_version"] == 2
+    r = run_subprocess("versions", "show", "1", "--query", "length(Files)", cwd=fn)
+    assert int(r.stdout) >= 300
+    (fn / "app.py").write_text((fn / "app.py").read_text() + "\n# v2\n")
+    r = run_subprocess("invoke", "--qualifier", "1", "--payload", "file://event.json", cwd=fn)
+    assert r.returncode == 0, r.stderr
+    r = run_subprocess("fsck", "--query", "length(Problems)", cwd=fn)
+    assert (r.returncode, r.stdout) == (0, "0\n")
+    assert run_subprocess("gc", cwd=fn).returncode == 0
+    r = run_subprocess("publish", "--query", "Version", "--output", "text", cwd=fn)
+    assert (r.returncode, r.stdout) == (0, "2\n")
+    assert list((fn / ".lambdaver" / "objects" / "pack").glob("*.idx")) == packs  # app.py: loose
