@@ -271,9 +271,7 @@ class ObjectStore:
         fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
         try:
             try:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view) :]
+                _write_all(fd, data)
             finally:
                 os.close(fd)
             self._land(name, final)
@@ -388,8 +386,7 @@ class ObjectStore:
             while n:
                 chunk = view[:n]
                 h.update(chunk)
-                while chunk:
-                    chunk = chunk[os.write(fd, chunk) :]
+                _write_all(fd, chunk)
                 size += n
                 n = _read_into(src_fd, view)
             os.close(fd)
