@@ -323,3 +323,34 @@ def test_checkout_killed_mid_way_is_completed_by_the_next_command(fn: Fn) -> Non
     assert fn("diff", "1").exit_code == 0  # $LATEST is exactly version 1
     assert list((fn.root / ".lambdaver" / "tmp").iterdir()) == []
     assert fsck_problems(fn) == []
+
+
+@pytest.mark.parametrize("files", [1, 100])  # loose objects, and a pack
+def test_ctrl_c_just_after_the_commit_keeps_the_version_whole(
+    fn: Fn, monkeypatch: pytest.MonkeyPatch, files: int
+) -> None:
+    """A Ctrl-C can land after SQLite committed the version ref but before publish
+    returned (even inside the call that committed): the version then stands, so the objects
+    it names must not be undone with the rest of an interrupted publish."""
+    import contextlib
+
+    from lambdaver.storage.metadata import MetaStore
+
+    assert fn.publish() == "1"
+    for i in range(files):
+        fn.write(f"lib/m{i}.py", f"X = {i}\n")
+    real = MetaStore.transaction
+
+    @contextlib.contextmanager
+    def interrupted_after_commit(self: MetaStore):  # type: ignore[no-untyped-def]
+        with real(self) as conn:
+            yield conn
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(MetaStore, "transaction", interrupted_after_commit)
+    r = fn("publish")
+    monkeypatch.undo()
+    assert r.exit_code == 130, r
+    assert [v["Version"] for v in fn.ok("versions", "list")["Versions"]] == ["$LATEST", "1", "2"]
+    assert fsck_problems(fn) == []
+    assert fn("invoke", "--qualifier", "2").exit_code == 0

@@ -333,3 +333,49 @@ def test_pack_writer_against_a_model(tmp_path: Path, seed: int) -> None:
         assert expected[offset : offset + size] == data
     assert pack.find(b"\0" * 32) is None
     assert sorted(p.name for p in tmp_path.iterdir()) == ["pack"]  # no temporaries left
+
+
+def _write_one_pack(tmp: Path) -> tuple[Path, bytes]:
+    from lambdaver.storage.pack import PACK_MAGIC, PackWriter
+
+    data = os.urandom(3 * PackWriter.ALIGN + 5)
+    writer = PackWriter(str(tmp / "pack"), str(tmp))
+    writer.add(sha256(data).digest(), data)
+    made = writer.finish()
+    assert made is not None
+    pack = Path(made[1])
+    assert pack.read_bytes() == PACK_MAGIC + data
+    return pack, data
+
+
+@pytest.mark.skipif(not Path("/dev/shm").is_dir(), reason="no /dev/shm")
+def test_a_filesystem_without_direct_io_gets_ordinary_writes() -> None:
+    """tmpfs refuses O_DIRECT at open: the pack is written the ordinary way."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(dir="/dev/shm") as d:
+        _write_one_pack(Path(d))
+        assert sorted(p.name for p in Path(d).iterdir()) == ["pack"]
+
+
+def test_direct_writes_refused_after_open_fall_back(tmp_path: Path, monkeypatch) -> None:
+    """A filesystem that opens O_DIRECT but refuses the writes (EINVAL)."""
+    import errno
+
+    from lambdaver.storage import pack
+
+    real_pwrite = os.pwrite
+    refused = []
+
+    def pwrite(fd: int, data: memoryview, offset: int) -> int:
+        import fcntl
+
+        if fcntl.fcntl(fd, fcntl.F_GETFL) & getattr(os, "O_DIRECT", 0):
+            refused.append(offset)
+            raise OSError(errno.EINVAL, "Invalid argument")
+        return real_pwrite(fd, data, offset)
+
+    monkeypatch.setattr(pack.os, "pwrite", pwrite)
+    _write_one_pack(tmp_path)
+    if getattr(os, "O_DIRECT", 0):
+        assert refused  # the first write was refused, the rest went through buffered

@@ -406,16 +406,34 @@ def publish(
         )
     with repo.lock.held():
         mark = repo.store.checkpoint()
+        attempt: dict[str, str] = {}  # the version ref it is about to commit
         try:
-            result, created = _publish_locked(repo, description, code_sha256, revision_id, progress)
+            result, created = _publish_locked(
+                repo, description, code_sha256, revision_id, progress, attempt
+            )
         except BaseException:
             # Refused, failed or interrupted before the version ref was committed: remove
-            # the objects this publish created, so the repository is as it was.
-            repo.store.discard_since(mark)
+            # the objects this publish created, so the repository is as it was.  A Ctrl-C
+            # can also land just after the commit (even inside the call that made it):
+            # then the version stands and its objects must stay.
+            if not _committed(repo, attempt):
+                repo.store.discard_since(mark)
             raise
         if created:
             repo.save_caches()
         return result
+
+
+def _committed(repo: Repository, attempt: dict[str, str]) -> bool:
+    """Whether the version ref ``attempt`` describes was committed; True when that cannot
+    be read (objects left behind are only space, which gc reclaims; objects removed under a
+    committed version would be a corrupt repository)."""
+    if not attempt:
+        return False
+    try:
+        return repo.meta.get(VERSIONS, attempt["number"]) == attempt["record"]
+    except Exception:  # noqa: BLE001 - whatever the failure, keep the objects
+        return True
 
 
 def _publish_locked(
@@ -424,9 +442,11 @@ def _publish_locked(
     code_sha256: str | None,
     revision_id: str | None,
     progress: Callable[[int, int], None] | None,
+    attempt: dict[str, str],
 ) -> tuple[dict[str, Any], bool]:
     """publish's work under the lock, up to and including the commit of the version ref;
-    also says whether a version was created."""
+    also says whether a version was created.  ``attempt`` receives the version number and
+    record just before the commit."""
     cfg = repo.reload_function().config
     chash = config_hash(cfg)
     counter = repo.meta.counter(VERSION_COUNTER)
@@ -461,6 +481,7 @@ def _publish_locked(
     record_json = rec.to_json()
     store.put_bytes(record_json.encode(), compress=True)
     store.sync()
+    attempt.update(number=number, record=record_json)
     try:
         with repo.meta.transaction():
             repo.meta.bump_counter(VERSION_COUNTER, counter)

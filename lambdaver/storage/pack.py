@@ -123,7 +123,10 @@ class PackWriter:
         direct = getattr(os, "O_DIRECT", 0)
         try:
             self.fd = os.open(self.tmp_pack, flags | direct, 0o444)
-        except OSError:  # EINVAL: this filesystem (tmpfs, say) has no direct I/O
+        except OSError as exc:
+            if exc.errno != errno.EINVAL:
+                raise
+            # This filesystem (tmpfs, say) has no direct I/O; it may have created the file.
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.tmp_pack)
             self.fd = os.open(self.tmp_pack, flags, 0o444)
