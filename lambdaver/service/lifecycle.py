@@ -39,7 +39,7 @@ from lambdaver.service.functions import ALIASES, VERSION_COUNTER, VERSIONS
 from lambdaver.service.repository import Repository, code_sha256_of
 from lambdaver.storage.hashing import sha256
 from lambdaver.storage.objects import CHUNK
-from lambdaver.storage.pack import Pack, read_range
+from lambdaver.storage.pack import Pack, read_blob
 from lambdaver.storage.tree import StatCache, manifest_from_bytes
 
 __all__ = ["GRACE_SECONDS", "HISTORY_DEPTH", "fsck", "gc", "prune"]
@@ -418,14 +418,10 @@ def _check_packs(
         for digest, offset, size in pack.entries():
             on_disk.add(digest)
             f.checked += 1
-            h = sha256()
             try:
-                for chunk in read_range(pack.pack_path, offset, size, CHUNK):
-                    h.update(chunk)
-                ok = h.hexdigest() == digest
+                for _chunk in read_blob(pack.pack_path, offset, size, digest, CHUNK):
+                    pass
             except (OSError, RepositoryCorrupt):
-                ok = False
-            if not ok:
                 f.add(
                     "CorruptObject",
                     f"Object {digest} fails its hash check (in pack {pack.name})"

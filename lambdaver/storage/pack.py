@@ -100,6 +100,19 @@ def read_range(path: str | int, offset: int, size: int, chunk: int) -> Iterator[
         os.close(fd)
 
 
+def read_blob(path: str, offset: int, size: int, hexdigest: str, chunk: int) -> Iterator[bytes]:
+    """A packed blob's bytes in chunks, hashed on the way: after the last chunk, a blob
+    that fails its hash raises ``RepositoryCorrupt`` naming it and its pack.  Callers
+    write what they receive somewhere temporary and keep it only once it is exhausted."""
+    h = sha256()
+    for data in read_range(path, offset, size, chunk):
+        h.update(data)
+        yield data
+    if h.hexdigest() != hexdigest:
+        name = os.path.basename(path)
+        raise RepositoryCorrupt(f"Object {hexdigest} fails its hash check (in pack {name})")
+
+
 class PackWriter:
     """Appends blobs to a new pack in ``tmp/``; :meth:`finish` makes it durable and moves
     it into ``objects/pack/``.  The caller skips blobs the store already has.

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from lambdaver.errors import InvalidParameterValueException
 from lambdaver.storage.fileutil import read_derived, write_derived
@@ -321,15 +321,18 @@ def hash_file(path: str) -> tuple[str, int]:
     return h.hexdigest(), size
 
 
-def _read_error(exc: OSError, rel: str) -> Exception:
-    """What a user is told when reading ``rel`` from the function directory failed."""
+def _raise_read_error(exc: OSError, rel: str) -> NoReturn:
+    """Raise what a user is told when reading ``rel`` from the function directory failed
+    (call from the ``except`` block that caught ``exc``)."""
     if isinstance(exc, FileNotFoundError):
-        return InvalidParameterValueException(f"'{rel}' disappeared while it was being read")
+        raise InvalidParameterValueException(
+            f"'{rel}' disappeared while it was being read"
+        ) from exc
     if isinstance(exc, IsADirectoryError):
-        return InvalidParameterValueException(f"'{rel}' changed while it was being read")
+        raise InvalidParameterValueException(f"'{rel}' changed while it was being read") from exc
     if isinstance(exc, PermissionError):
-        return InvalidParameterValueException(f"Cannot read '{rel}': Permission denied")
-    return exc
+        raise InvalidParameterValueException(f"Cannot read '{rel}': Permission denied") from exc
+    raise exc
 
 
 def build_manifest(
@@ -372,10 +375,7 @@ def build_manifest(
             else:
                 digest, size = hash_file(full)
         except OSError as exc:
-            err = _read_error(exc, e.path)
-            if err is exc:
-                raise
-            raise err from exc
+            _raise_read_error(exc, e.path)
         if progress is not None:
             progress(size, total)
         return e.path, digest, size
@@ -385,27 +385,24 @@ def build_manifest(
         # loose if few of them turn out to be new.
         files = [(i, e) for i, e in todo if e.link is None]
         todo = [(i, e) for i, e in todo if e.link is not None]
-        by_path = {e.path: (i, e) for i, e in files}
-        current = [""]
+        done = 0  # files stored so far: an error is about the next one
 
-        def sources() -> Iterator[tuple[str, str]]:
-            for _i, e in files:
-                current[0] = e.path
-                yield e.path, os.path.join(base, e.path)
-
-        def stored(path: str, digest: str, size: int) -> None:
-            i, e = by_path[path]
-            manifest[i] = (path, e.mode, size, digest)
+        def stored(k: int, digest: str, size: int) -> None:
+            nonlocal done
+            i, e = files[k]
+            manifest[i] = (e.path, e.mode, size, digest)
+            done += 1
             if progress is not None:
                 progress(size, total)
 
         try:
-            store.put_files_packed(sources(), stored)
+            store.put_files_packed(
+                ((k, os.path.join(base, e.path)) for k, (_i, e) in enumerate(files)), stored
+            )
         except OSError as exc:
-            err = _read_error(exc, current[0])
-            if err is exc:
-                raise
-            raise err from exc
+            if done == len(files):
+                raise  # every file was read: the pack itself could not be written
+            _raise_read_error(exc, files[done][1].path)
     # Sequential on purpose: on the machines measured (docs/performance.md) a thread pool
     # made publish two to four times slower, all of it kernel time spent contending for
     # the store's directories; one reader and writer keeps close to a plain copy.
