@@ -112,6 +112,12 @@ class UnsupportedRepositoryFormat(RepositoryError):
     code = "UnsupportedRepositoryFormat"
 
 
+class IncompleteOperation(RepositoryError):
+    """A checkout or import was interrupted; ``lambdaver recover`` completes it."""
+
+    code = "IncompleteOperation"
+
+
 class RepositoryIOError(RepositoryError):
     """The repository could not be read or written (permissions, full disk)."""
 

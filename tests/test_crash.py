@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from conftest import Fn, run_cli
+from conftest import Fn, run_cli, snapshot
 
 HARNESS = Path(__file__).resolve().parent.parent / "benchmarks" / "crash_harness.py"
 
@@ -138,7 +138,7 @@ def fn(tmp_path: Path) -> Fn:
         ("lambdaver.storage.objects:ObjectStore.sync", "after"),
         ("lambdaver.storage.metadata:MetaStore.add_if_new", "after"),  # inside the transaction
         ("lambdaver.service.repository:Repository.save_caches", "before"),
-        ("lambdaver.storage.tree:StatCache.refresh", "before"),
+        ("lambdaver.storage.derived:StatCache.refresh", "before"),
     ],
 )
 def test_publish_killed_at_each_step_of_the_write_order(fn: Fn, target: str, when: str) -> None:
@@ -205,9 +205,15 @@ def test_update_function_code_killed_mid_way_leaves_old_or_new_code(fn: Fn, tmp_
         for i in range(20):
             zf.writestr(f"lib/m{i}.py", f"NEW = {i}\n")
     args = ("update-function-code", "--zip-file", f"fileb://{z}", "--publish")
-    rc = killed_at(fn.root, "lambdaver.service.code:_place", 5, *args, when="after")
+    rc = killed_at(fn.root, "lambdaver.service.pending:_place", 5, *args, when="after")
     assert rc == -signal.SIGKILL
-    # the next command completes the interrupted step (and its publish) before it runs
+    # a read is refused (and writes nothing); the next command that changes the function
+    # completes the interrupted step (and its publish) before it runs
+    refused = fn("config", "show")
+    assert refused.exit_code == 253, refused
+    assert "(IncompleteOperation)" in refused.stderr and "lambdaver recover" in refused.stderr
+    assert (fn.root / ".lambdaver" / "pending-apply.json").exists()
+    fn.ok("alias", "create", "live", "--version", "1")
     latest = fn.ok("config", "show")["CodeSha256"]
     assert not (fn.root / ".lambdaver" / "pending-apply.json").exists()
     assert fsck_problems(fn) == []
@@ -300,6 +306,11 @@ def test_ctrl_c_while_loading_exits_130_without_a_traceback(fn: Fn, module: str)
     assert (p.returncode, p.stderr) == (130, "Interrupted.\n")
 
 
+def code_and_metadata(root: Path) -> dict[str, bytes]:
+    """Every file but derived data (which a successful read may write)."""
+    return {p: b for p, b in snapshot(root).items() if not p.startswith(".lambdaver/cache/")}
+
+
 def test_checkout_killed_mid_way_is_completed_by_the_next_command(fn: Fn) -> None:
     """checkout writes an intent before it touches $LATEST; killed after two of its
     renames, the next command finishes it: code and lambdaver.toml are version 1's."""
@@ -313,10 +324,18 @@ def test_checkout_killed_mid_way_is_completed_by_the_next_command(fn: Fn) -> Non
         fn.write(f"lib/m{i}.py", f"V = {i * 10}\n")
     fn.ok("config", "set", "--timeout", "9")
     assert fn.publish() == "2"
-    rc = killed_at(fn.root, "lambdaver.service.code:_place", 2, "checkout", "1", when="after")
+    rc = killed_at(fn.root, "lambdaver.service.pending:_place", 2, "checkout", "1", when="after")
     assert rc == -signal.SIGKILL
     assert (fn.root / ".lambdaver" / "pending-apply.json").exists()
-    shown = fn.ok("versions", "show", "$LATEST")  # any command completes the step first
+    before = code_and_metadata(fn.root)
+    for read in (("versions", "show", "$LATEST"), ("status",), ("versions", "list")):
+        r = fn(*read)  # a read never writes: it refuses to show a half-applied $LATEST
+        assert r.exit_code == 253 and "(IncompleteOperation)" in r.stderr, (read, r)
+    assert fn.ok("versions", "show", "1")["CodeSha256"] == v1["CodeSha256"]  # published: fine
+    assert code_and_metadata(fn.root) == before
+    assert fn.ok("recover") == {"Completed": True}
+    assert fn.ok("recover") == {"Completed": False}  # nothing left to do
+    shown = fn.ok("versions", "show", "$LATEST")
     assert not (fn.root / ".lambdaver" / "pending-apply.json").exists()
     assert shown["CodeSha256"] == v1["CodeSha256"]
     assert shown["Timeout"] == v1["Timeout"] == 3

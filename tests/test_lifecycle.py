@@ -490,7 +490,7 @@ def test_gc_prunes_the_stat_cache_of_the_blobs_it_deletes(fn: Fn) -> None:
     after = marshal.loads(index.read_bytes())[1]  # noqa: S302 - our own cache
     assert set(after) == {"keep.py"}  # app.py's entry named the deleted blob
     assert after["keep.py"] == cached["keep.py"]
-    from lambdaver.storage.tree import StatCache
+    from lambdaver.storage.derived import StatCache
 
     pruned = StatCache(index)  # still a readable cache, without the tree hash it had
     assert (set(pruned.entries), pruned.tree) == ({"keep.py"}, None)

@@ -34,7 +34,7 @@ from hypothesis.stateful import (
 
 from lambdaver.errors import ServiceError
 from lambdaver.service import aliases, functions
-from lambdaver.service.repository import Repository
+from lambdaver.service.repository import VERSIONS, Repository
 from lambdaver.service.settings import load_settings
 
 LATEST = "$LATEST"
@@ -319,7 +319,7 @@ class Versioning(RuleBasedStateMachine):
 
     @invariant()
     def versions_match_the_model(self) -> None:
-        stored = dict(self.repo.meta.items(functions.VERSIONS))
+        stored = dict(self.repo.meta.items(VERSIONS))
         assert set(stored) == self.live
         for number in stored:
             assert (

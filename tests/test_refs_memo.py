@@ -7,9 +7,12 @@ from __future__ import annotations
 import marshal
 from pathlib import Path
 
-from lambdaver.storage.metadata import MEMO_FORMAT, MetaStore
+from lambdaver.storage.derived import RefsMemo
+from lambdaver.storage.metadata import MetaStore
 
 from conftest import Fn
+
+MEMO_FORMAT = RefsMemo.FORMAT
 
 
 def memo_path(fn: Fn) -> Path:
@@ -113,3 +116,24 @@ def test_derived_data_that_cannot_be_written_does_not_fail_a_read_verb(fn: Fn, m
     monkeypatch.setattr(fileutil, "atomic_write", bug)
     r = fn("config", "show", "--qualifier", "1")
     assert r.exit_code == 0 and r.json["Version"] == "1"
+
+
+def test_a_database_switched_to_wal_is_switched_back_and_never_memoised(fn: Fn) -> None:
+    """The memo's key is SQLite's file change counter, which WAL mode does not maintain:
+    a database someone switched to WAL gives no change key (so no memo is served), and
+    lambdaver's next connection switches it back to the rollback journal."""
+    import sqlite3
+
+    fn.publish()
+    db = fn.root / ".lambdaver" / "meta.sqlite"
+    conn = sqlite3.connect(db)
+    assert conn.execute("PRAGMA journal_mode=WAL").fetchone() == ("wal",)
+    conn.close()
+    assert MetaStore(db).change_key() is None
+    store = MetaStore(db)
+    assert store.counter("version") == 1  # connects: back to the rollback journal
+    store.close()
+    conn = sqlite3.connect(db)
+    assert conn.execute("PRAGMA journal_mode").fetchone() == ("delete",)
+    conn.close()
+    assert MetaStore(db).change_key() is not None

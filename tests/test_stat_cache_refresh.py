@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from lambdaver.service.repository import Repository
+from lambdaver.storage.derived import StatCache
 from lambdaver.storage.fileutil import RepositoryLock
-from lambdaver.storage.tree import StatCache
 
 from conftest import Fn
 

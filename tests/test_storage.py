@@ -120,7 +120,7 @@ def test_unreadable_file_real_permissions(fn: Fn) -> None:
 
 
 def test_stat_cache_catches_same_size_edits(fn: Fn, monkeypatch) -> None:
-    from lambdaver.storage.tree import StatCache
+    from lambdaver.storage.derived import StatCache
 
     monkeypatch.setattr(StatCache, "RACY_NS", 50_000_000)
     p = fn.write("data.txt", "aaaa")
@@ -138,7 +138,7 @@ def test_stat_cache_catches_same_size_edits(fn: Fn, monkeypatch) -> None:
 def test_stat_cache_is_not_trusted_for_fresh_files(fn: Fn) -> None:
     fn.write("fresh.txt", "1")
     fn.publish()
-    from lambdaver.storage.tree import StatCache
+    from lambdaver.storage.derived import StatCache
 
     assert (
         "fresh.txt" not in StatCache(fn.root / ".lambdaver" / "index").entries

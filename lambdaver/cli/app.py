@@ -25,6 +25,15 @@ def epilog(*examples: str, statuses: str = EXIT_STATUSES) -> str:
     return "\n".join(lines)
 
 
+def _complete_pending(repo: Any) -> None:
+    """Before a command changes the repository: complete an interrupted checkout or
+    import (service/pending.py).  Installed on every repository the CLI opens; it runs
+    only when a command takes the lock to change something, never for a read."""
+    from lambdaver.service.pending import complete_locked
+
+    complete_locked(repo)
+
+
 class App:
     """Built once per run and passed on ``ctx.obj``."""
 
@@ -64,6 +73,7 @@ class App:
             from lambdaver.service.repository import Repository
 
             self._repo = Repository.discover(self.cwd, self._settings)
+            self._repo.on_lock(_complete_pending)
             self._settings = self._repo.settings
             CURRENT["repo"] = self._repo
         return self._repo
@@ -76,7 +86,7 @@ class App:
         if memo is None:  # the settings came from another repository (init in its subtree)
             memo = SettingsMemo(None)
             memo.load()
-        memo.path = repo.cache_path("settings")
+        memo.path = repo.settings_memo_path
         repo.settings_memo = memo
         self._repo = repo
         CURRENT["repo"] = repo

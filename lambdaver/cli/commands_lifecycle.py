@@ -112,6 +112,22 @@ def register(cli: click.Group) -> None:
         app.emit(svc.gc(_repo(app), grace=grace, dry_run=dry_run))
 
     @cli.command(
+        "recover",
+        cls=Verb,
+        operation="Recover",
+        epilog=epilog("lambdaver recover"),
+    )
+    def recover() -> None:
+        """Complete a checkout or import that was interrupted (killed, power lost) while it
+        changed $LATEST's files.  Every command that changes the function does this first;
+        until then, reads of $LATEST are refused rather than show a mixture of two states.
+        Prints whether there was anything to complete."""
+        from lambdaver.service.pending import complete
+
+        app = get_app()
+        app.emit({"Completed": complete(_repo(app))})
+
+    @cli.command(
         "fsck",
         cls=Verb,
         operation="Fsck",

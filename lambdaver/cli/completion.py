@@ -32,7 +32,7 @@ def _versions(ctx: click.Context, incomplete: str) -> list[CompletionItem]:
     from click.shell_completion import CompletionItem
 
     from lambdaver.model.records import VersionRecord
-    from lambdaver.service.functions import VERSIONS
+    from lambdaver.service.repository import VERSIONS
 
     out = []
     for number, raw in _repo(ctx).meta.items(VERSIONS, numeric=True):
@@ -46,7 +46,7 @@ def _aliases(ctx: click.Context, incomplete: str) -> list[CompletionItem]:
     from click.shell_completion import CompletionItem
 
     from lambdaver.model.records import AliasState
-    from lambdaver.service.functions import ALIASES
+    from lambdaver.service.repository import ALIASES
 
     out = []
     for name, raw in _repo(ctx).meta.items(ALIASES):

@@ -30,7 +30,7 @@ VERB_MODULES: dict[str, tuple[str, ...]] = {
         "update-function-configuration", "delete-function",
     ),
     "lambdaver.cli.commands_invoke": ("invoke", "logs", "metrics"),
-    "lambdaver.cli.commands_lifecycle": ("gc", "fsck", "completion"),
+    "lambdaver.cli.commands_lifecycle": ("gc", "recover", "fsck", "completion"),
     "lambdaver.cli.commands_code": ("diff", "checkout", "export", "import", "update-function-code"),
     "lambdaver.cli.commands_aliases": (
         "alias", "rollback", "promote", "create-alias", "update-alias", "get-alias",

@@ -33,8 +33,8 @@ from lambdaver.errors import (
 from lambdaver.model.names import LATEST, validate_alias_name, validate_version
 from lambdaver.model.records import AliasState
 from lambdaver.model.routing import validate_routing
-from lambdaver.service.functions import ALIASES, VERSIONS, get_alias_state
-from lambdaver.service.repository import Repository
+from lambdaver.service.functions import get_alias_state
+from lambdaver.service.repository import ALIASES, VERSIONS, Repository
 from lambdaver.storage.metadata import Conflict, LogEntry
 
 CREATE = "create"

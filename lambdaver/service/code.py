@@ -16,27 +16,22 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import stat
-import tempfile
 import zipfile
 import zlib
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
 from lambdaver.errors import (
     InvalidParameterValueException,
-    RepositoryCorrupt,
     ResourceConflictException,
 )
 from lambdaver.model.config import FunctionConfig
 from lambdaver.model.names import LATEST
 from lambdaver.model.records import VersionRecord
-from lambdaver.service.function_file import read_function_cache, write_function_file
+from lambdaver.service.function_file import read_function_cache
 from lambdaver.service.functions import (
-    VERSIONS,
     check_revision_id,
     compare_configs,
     compare_manifests,
@@ -45,8 +40,9 @@ from lambdaver.service.functions import (
     read_manifest,
     resolve,
 )
-from lambdaver.service.repository import PENDING, LatestState, Repository, ignore_rules
-from lambdaver.storage.fileutil import atomic_write, fsync_dir, sync_filesystem
+from lambdaver.service.pending import Plan, apply, staged_in
+from lambdaver.service.repository import VERSIONS, LatestState, Repository, ignore_rules
+from lambdaver.storage import derived
 from lambdaver.storage.objects import CHUNK
 from lambdaver.storage.tree import (
     MODE_EXEC,
@@ -168,28 +164,6 @@ def _patch(repo: Repository, left: Snapshot, right: Snapshot, files: dict[str, l
 # --- applying a new set of files to $LATEST -------------------------------------------------
 
 
-@dataclass
-class _Plan:
-    """What to do to the working directory: ``stage`` maps a path to its mode and the
-    staged file (or link) to rename into place; ``delete`` lists tracked paths to remove."""
-
-    staging: Path
-    stage: dict[str, tuple[str, str]] = field(default_factory=dict)
-    delete: list[str] = field(default_factory=list)
-
-
-@contextlib.contextmanager
-def _staging(repo: Repository, kind: str) -> Iterator[Path]:
-    tmp = Path(repo.dot) / "tmp"
-    tmp.mkdir(exist_ok=True)
-    path = Path(tempfile.mkdtemp(prefix=f"{kind}.", dir=tmp))
-    try:
-        yield path
-    finally:
-        if not (Path(repo.dot) / PENDING).exists():  # else the next command finishes the step
-            shutil.rmtree(path, ignore_errors=True)
-
-
 def _ignored(rules: IgnoreRules, path: str) -> bool:
     """Would a scan leave ``path`` (or a directory above it) out?"""
     parts = path.split("/")
@@ -242,105 +216,6 @@ def _check_conflicts(root: Path, tracked: set[str], targets: list[str], removed:
             )
 
 
-def _place(src: str, dst: Path) -> None:
-    """Rename a staged file into place; across filesystems, copy beside it and rename."""
-    try:
-        Path(src).replace(dst)
-    except OSError as exc:
-        if exc.errno != 18:  # EXDEV
-            raise
-        tmp = dst.with_name(f".{dst.name}.tmp.{os.getpid()}.{os.urandom(4).hex()}")
-        try:
-            if Path(src).is_symlink():
-                tmp.symlink_to(Path(src).readlink())
-            else:
-                shutil.copy2(src, tmp)
-            tmp.replace(dst)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
-            raise
-
-
-def _apply(
-    repo: Repository,
-    plan: _Plan,
-    *,
-    function: tuple[str, FunctionConfig] | None = None,
-    publish: bool = False,
-) -> dict[str, Any] | None:
-    """Change the working directory as one step that a crash cannot leave half done.
-
-    The staged files are synced, then an intent naming every deletion, every staged
-    rename, the new ``lambdaver.toml`` and whether to publish is written (fsync'ed)
-    before anything changes; then it is carried out and cleared.  A command killed on
-    the way leaves the intent, and the next command completes it (``recover_pending``):
-    $LATEST goes from the old state to the new one, never to a mixture.  Returns the
-    publish's result when there was one."""
-    sync_filesystem(plan.staging)
-    intent = {
-        "staging": str(plan.staging),
-        "delete": plan.delete,
-        "stage": {p: [m, s] for p, (m, s) in plan.stage.items()},
-        "function": [function[0], function[1].to_record()] if function else None,
-        "publish": publish,
-    }
-    atomic_write(Path(repo.dot) / PENDING, json.dumps(intent, sort_keys=True).encode())
-    return _carry_out(repo, intent)
-
-
-def _carry_out(repo: Repository, intent: dict[str, Any]) -> dict[str, Any] | None:
-    """Carry out an intent; every step may be repeated (a deleted file stays deleted, a
-    staged file already renamed is skipped), so a second run after a crash completes it."""
-    root = Path(repo.root)
-    for path in intent["delete"]:
-        with contextlib.suppress(FileNotFoundError):
-            (root / path).unlink()
-        parent = (root / path).parent
-        while parent != root:
-            try:
-                parent.rmdir()
-            except OSError:
-                break
-            parent = parent.parent
-    for path in sorted(intent["stage"]):
-        _mode, staged = intent["stage"][path]
-        if not os.path.lexists(staged):
-            continue  # already in place
-        dst = root / path
-        if dst.is_dir() and not dst.is_symlink():
-            for dirpath, _dirs, _files in os.walk(dst, topdown=False):
-                Path(dirpath).rmdir()  # empty: _check_conflicts made sure of it
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        _place(staged, dst)
-    sync_filesystem(root)
-    if intent["function"] is not None:
-        name, record = intent["function"]
-        write_function_file(repo.function_file_path, name, FunctionConfig.from_record(record))
-    repo.reload_function()
-    result = None
-    if intent["publish"]:
-        from lambdaver.service.functions import publish as publish_version
-
-        result = publish_version(repo)
-    (Path(repo.dot) / PENDING).unlink()
-    fsync_dir(repo.dot)
-    shutil.rmtree(intent["staging"], ignore_errors=True)
-    return result
-
-
-def recover_pending(repo: Repository) -> None:
-    """Complete a checkout or import that a crash interrupted (see ``_apply``)."""
-    with repo.lock.held():
-        try:
-            intent = json.loads((Path(repo.dot) / PENDING).read_bytes())
-        except FileNotFoundError:
-            return  # another process completed it while we waited for the lock
-        except ValueError as exc:  # atomic_write makes this impossible; say so if it happens
-            raise RepositoryCorrupt(f"{Path(repo.dot) / PENDING} is damaged: {exc}") from exc
-        _carry_out(repo, intent)
-
-
 def _file_mode(mode: str) -> int:
     return 0o755 if mode == MODE_EXEC else 0o644
 
@@ -361,9 +236,9 @@ def _published(repo: Repository, tree: str, chash: str | None) -> bool:
 def _function_name_fallback(repo: Repository) -> str:
     """The function's name when lambdaver.toml is missing: the parsed copy in the cache,
     else the name in the newest version's stored rendering, else the directory's name."""
-    cached = read_function_cache(repo.cache_path("function"))
+    cached = read_function_cache(repo.cache_path(derived.FUNCTION))
     if cached is not None:
-        return cached[1]
+        return cached[0]
     for _number, _raw, view in reversed(repo.meta.views(VERSIONS)):
         m = re.search(r'"FunctionName": ("(?:[^"\\]|\\.)*")', view or "")
         if m:
@@ -416,8 +291,8 @@ def checkout(repo: Repository, qualifier: str, *, force: bool = False) -> dict[s
             if p not in current or (current[p][1], current[p][3]) != (m[1], m[3])
         ]
         _check_conflicts(Path(repo.root), tracked, changed, removed)
-        with _staging(repo, "checkout") as staging:
-            plan = _Plan(staging, delete=sorted(removed))
+        with staged_in(repo, "checkout") as staging:
+            plan = Plan(staging, delete=sorted(removed))
             for i, path in enumerate(changed):
                 _p, mode, _size, digest = target[path]
                 staged = str(staging / str(i))
@@ -429,7 +304,7 @@ def checkout(repo: Repository, qualifier: str, *, force: bool = False) -> dict[s
                 plan.stage[path] = (mode, staged)
             function = (name, rec.config) if cfg != rec.config else None
             if plan.stage or plan.delete or function is not None:
-                _apply(repo, plan, function=function)
+                apply(repo, plan, function=function)
         return latest_configuration(repo, repo.scan_latest(), None)
 
 
@@ -707,8 +582,8 @@ def import_zip(
             tracked = set(current)
             removed = tracked - {e.path for e in kept}
             _check_conflicts(Path(repo.root), tracked, [e.path for e in kept], removed)
-            with _staging(repo, "import") as staging:
-                plan = _Plan(staging, delete=sorted(removed))
+            with staged_in(repo, "import") as staging:
+                plan = Plan(staging, delete=sorted(removed))
                 for i, e in enumerate(kept):
                     staged = str(staging / str(i))
                     digest = _stage_entry(zf, e, staged)
@@ -717,7 +592,7 @@ def import_zip(
                         continue  # already so: leave the file (and its mtime) alone
                     plan.stage[e.path] = (e.mode, staged)
                 if plan.stage or plan.delete:
-                    published = _apply(repo, plan, publish=publish)
+                    published = apply(repo, plan, publish=publish)
                     if published is not None:
                         return ImportResult(published, skipped)
             if publish:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import re
 from typing import TYPE_CHECKING, Any
 
 from lambdaver.errors import InvalidParameterValueException, LambdaverError, ValidationException
 from lambdaver.model.config import FunctionConfig, validate_config
 from lambdaver.model.names import validate_function_name
-from lambdaver.storage.fileutil import atomic_write, read_derived, write_derived
+from lambdaver.storage import derived
+from lambdaver.storage.fileutil import atomic_write
 from lambdaver.value import Value
 
 if TYPE_CHECKING:
@@ -159,53 +159,34 @@ def write_function_file(path: StrPath, name: str, config: FunctionConfig) -> Non
 
 
 # --- a parsed copy, so that read-only verbs need not load the TOML parser -----------------
-
-RACY_NS = 1_000_000_000
-
-
-def _stat_key(path: StrPath) -> list[int] | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return [st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns]
-
+# (storage/derived.py owns the file, its key and the racy-clean rule)
 
 #: The parsed copy is Python's marshal format (JSON would cost a module import at start-up).
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: the stat key is a tuple
 
 
-def read_function_cache(cache: StrPath) -> tuple[list[int], str, dict[str, Any]] | None:
-    """The parsed copy: ``(stat key of lambdaver.toml, name, configuration record)``."""
-    loaded = read_derived(cache, CACHE_FORMAT, 3)
+def read_function_cache(cache: StrPath) -> tuple[str, dict[str, Any]] | None:
+    """The parsed copy ``(name, configuration record)``, whatever the file is now (for
+    checkout, when lambdaver.toml is missing)."""
+    loaded = derived.read(cache, CACHE_FORMAT, 3)
     if loaded is None or not isinstance(loaded[1], str) or not isinstance(loaded[2], dict):
         return None
-    key, name, record = loaded
-    return key, name, record
+    return loaded[1], loaded[2]
 
 
 def load_function_file(path: StrPath, cache: StrPath) -> tuple[FunctionFile, bool]:
     """``lambdaver.toml``, from the parsed copy in ``cache`` when the file is unchanged
     since that copy was made (same size, mtime, inode and ctime), else parsed afresh; and
     whether the copy served it."""
-    key = _stat_key(path)
-    if key is not None:
-        cached = read_function_cache(cache)
-        if cached is not None and cached[0] == key:
-            try:
-                return FunctionFile(cached[1], FunctionConfig.from_record(cached[2])), True
-            except (KeyError, TypeError, ValueError):
-                pass
+    cached = derived.load_parsed(cache, CACHE_FORMAT, path, 2)
+    if cached is not None:
+        try:
+            return FunctionFile(cached[0], FunctionConfig.from_record(cached[1])), True
+        except (KeyError, TypeError, ValueError, AttributeError):
+            pass
     return read_function_file(path), False
 
 
 def save_function_cache(path: StrPath, cache: StrPath, fn: FunctionFile, now_ns: int) -> None:
-    """Remember the parsed file (call under the repository lock).  A file changed within
-    the last second is not remembered: an edit in the same clock tick could hide."""
-    key = _stat_key(path)
-    if key is None or key[1] >= now_ns - RACY_NS or key[3] >= now_ns - RACY_NS:
-        return
-    record = fn.config.to_record()
-    if read_function_cache(cache) == (key, fn.name, record):
-        return
-    write_derived(cache, CACHE_FORMAT, key, fn.name, record)
+    """Remember the parsed file (unless it changed within the racy-clean margin)."""
+    derived.save_parsed(cache, CACHE_FORMAT, path, now_ns, fn.name, fn.config.to_record())

@@ -30,7 +30,14 @@ from lambdaver.model.records import (
 )
 from lambdaver.model.timefmt import aws_time
 from lambdaver.service.function_file import FUNCTION_FILE, read_function_file, write_function_file
-from lambdaver.service.repository import DOT, LatestState, Repository
+from lambdaver.service.repository import (
+    ALIASES,
+    DOT,
+    VERSION_COUNTER,
+    VERSIONS,
+    LatestState,
+    Repository,
+)
 from lambdaver.service.settings import Settings
 from lambdaver.storage.hashing import sha256_small
 from lambdaver.storage.metadata import Conflict
@@ -41,10 +48,6 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from lambdaver.storage.fileutil import StrPath
-
-VERSIONS = "versions"
-ALIASES = "aliases"
-VERSION_COUNTER = "version"
 
 STARTER_APP = '''\
 import json
@@ -564,7 +567,7 @@ LISTING_FORMAT = (2, __version__)
 def _latest_listing(repo: Repository, state: LatestState, counter: int, aliases: list[str]) -> str:
     """$LATEST's rendered entry: from ``cache/latest`` while everything it is made of is
     unchanged (no JSON encoding and no RevisionId hashing), else rendered afresh."""
-    from lambdaver.storage.fileutil import read_derived, write_derived
+    from lambdaver.storage import derived
 
     fn = repo.function
     inputs = (
@@ -577,25 +580,25 @@ def _latest_listing(repo: Repository, state: LatestState, counter: int, aliases:
         counter,
         aliases,
     )
-    path = repo.cache_path("latest")
-    cached = read_derived(path, LISTING_FORMAT, 2)
+    path = repo.cache_path(derived.LATEST_LISTING)
+    cached = derived.read(path, LISTING_FORMAT, 2)
     if cached is not None and cached[0] == inputs and isinstance(cached[1], str):
         return cached[1]
     latest = latest_configuration(repo, state, LATEST, counter)
     text = list_item_view(latest) + _aliases_tail(aliases)
-    repo.defer_derived(lambda: write_derived(path, LISTING_FORMAT, inputs, text))
+    repo.derived.defer(lambda: derived.write(path, LISTING_FORMAT, inputs, text))
     return text
 
 
 def _published_listing(repo: Repository) -> tuple[int, list[str], bytes]:
     """(version counter, aliases of $LATEST, the published versions' rendered entries, in
     UTF-8)."""
-    from lambdaver.storage.fileutil import read_derived, write_derived
+    from lambdaver.storage import derived
 
-    path = repo.cache_path("versions")
+    path = repo.cache_path(derived.VERSIONS_LISTING)
     arn_base = repo.arns.function()  # names, regions and accounts are validated
     key = repo.meta.change_key()
-    found = read_derived(path, LISTING_FORMAT, 5) if key is not None else None
+    found = derived.read(path, LISTING_FORMAT, 5) if key is not None else None
     if found is not None and found[:2] == (key, arn_base) and isinstance(found[4], bytes):
         _key, _base, counter, latest_aliases, text = found
         return counter, latest_aliases, text
@@ -616,7 +619,7 @@ def _published_listing(repo: Repository) -> tuple[int, list[str], bytes]:
     text = ",\n        ".join(parts).encode()
     if key is not None:
         record = (key, arn_base, counter, latest_aliases, text)
-        repo.defer_derived(lambda: write_derived(path, LISTING_FORMAT, *record))
+        repo.derived.defer(lambda: derived.write(path, LISTING_FORMAT, *record))
     return counter, latest_aliases, text
 
 

@@ -107,9 +107,10 @@ def invoke(
         return InvokeOutput(status_code=204, payload=b"")
     version = pick_version(res.alias, routing_key) if res.alias is not None else res.version
     config, manifest, tree = _code_of(repo, version)
+    from lambdaver.storage.derived import RUN
     from lambdaver.storage.materialize import materialize
 
-    code_dir = materialize(repo.store, manifest, repo.cache_path("run"), tree)
+    code_dir = materialize(repo.store, manifest, repo.cache_path(RUN), tree)
 
     from lambdaver.runtime import InvokeSpec, log_tail_base64, run
 

@@ -35,12 +35,18 @@ from lambdaver.model.names import LATEST
 from lambdaver.model.policy import GRACE_SECONDS, HISTORY_DEPTH
 from lambdaver.model.records import AliasState, VersionRecord
 from lambdaver.model.routing import validate_routing
-from lambdaver.service.functions import ALIASES, VERSION_COUNTER, VERSIONS
-from lambdaver.service.repository import Repository, code_sha256_of
+from lambdaver.service.repository import (
+    ALIASES,
+    VERSION_COUNTER,
+    VERSIONS,
+    Repository,
+    code_sha256_of,
+)
+from lambdaver.storage.derived import StatCache
 from lambdaver.storage.hashing import sha256
 from lambdaver.storage.objects import CHUNK
 from lambdaver.storage.pack import Pack, read_blob
-from lambdaver.storage.tree import StatCache, manifest_from_bytes
+from lambdaver.storage.tree import manifest_from_bytes
 
 __all__ = ["GRACE_SECONDS", "HISTORY_DEPTH", "fsck", "gc", "prune"]
 

@@ -12,6 +12,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from lambdaver.errors import (
+    IncompleteOperation,
     RepositoryCorrupt,
     RepositoryIOError,
     RepositoryNotFound,
@@ -26,6 +27,8 @@ from lambdaver.service.function_file import (
     save_function_cache,
 )
 from lambdaver.service.settings import Settings, SettingsMemo
+from lambdaver.storage import derived
+from lambdaver.storage.derived import Deferred, StatCache
 from lambdaver.storage.fileutil import RepositoryLock, atomic_write, fsync_dir
 from lambdaver.storage.hashing import sha256
 from lambdaver.storage.metadata import MetaStore
@@ -34,7 +37,6 @@ from lambdaver.storage.tree import (
     Entry,
     IgnoreRules,
     ManifestEntry,
-    StatCache,
     build_manifest,
     manifest_bytes,
     scan,
@@ -50,8 +52,15 @@ FORMAT_VERSION = 2
 #: The oldest format that can hold packs (docs/FORMAT.md, "History of the format").
 PACKS_SINCE = 2
 FORMAT_NAME = "lambdaver-repository"
-# An interrupted checkout or import, to be completed by the next command (service/code.py).
+#: An interrupted checkout or import, completed by the next command that changes the
+#: repository (service/pending.py).
 PENDING = "pending-apply.json"
+
+# Namespaces of the metadata store (storage/metadata.py): version refs, alias refs (with
+# their logs) and the counter that numbers versions.
+VERSIONS = "versions"
+ALIASES = "aliases"
+VERSION_COUNTER = "version"
 
 
 def ignore_rules() -> IgnoreRules:
@@ -79,8 +88,9 @@ def _probe_format_version(data: bytes) -> int | None:
 
 
 def derived_path(root: str, name: str) -> str:
-    """A file of derived data under the repository at ``root`` (``.lambdaver/cache/``)."""
-    return os.path.join(root, DOT, "cache", name)
+    """A file of derived data (``name``: one of ``storage.derived``'s names) of the
+    repository at ``root``."""
+    return os.path.join(root, DOT, name)
 
 
 def find_root(start: StrPath) -> str | None:
@@ -166,29 +176,29 @@ class Repository:
             None
         )
         self.settings_memo: SettingsMemo | None = None
-        self._derived: list[Callable[[], None]] = []  # writes for save_derived()
+        self.derived = Deferred()  # saves of derived data, made by save_derived()
         self._untouched = False  # keep_untouched() was called
         self.format_version = 0  # not read yet: check_format() reads it
+        self._on_lock: Callable[[Repository], object] | None = None
+        self.completing = False  # service/pending.py is carrying out an intent: reads may see it
 
     # --- finding and creating ------------------------------------------------------
 
     @classmethod
     def discover(cls, start: StrPath, settings: Settings | None = None) -> Repository:
         """The repository at or above ``start``.  Without ``settings``, the user's settings
-        are loaded through the repository's memo (see ``service/settings.py``)."""
+        are loaded through the repository's memo (see ``service/settings.py``).  Opening a
+        repository reads only: it never completes an interrupted operation (see
+        :meth:`on_lock`)."""
         root = find_root(start)
         if root is not None:
             memo = None
             if settings is None:
-                memo = SettingsMemo(derived_path(root, "settings"))
+                memo = SettingsMemo(derived_path(root, derived.SETTINGS))
                 settings = memo.load()
             repo = cls(root, settings)
             repo.settings_memo = memo
             repo.check_format()
-            if os.path.exists(os.path.join(repo.dot, PENDING)):
-                from lambdaver.service.code import recover_pending
-
-                recover_pending(repo)
             return repo
         start = os.path.abspath(start)
         raise RepositoryNotFound(
@@ -284,13 +294,30 @@ class Repository:
 
     @cached_property
     def meta(self) -> MetaStore:
-        memo = None if self._memo_off else self.cache_path("refs")
+        memo = None if self._memo_off else self.cache_path(derived.REFS)
         return MetaStore(os.path.join(self.dot, "meta.sqlite"), memo=memo)
+
+    def on_lock(self, hook: Callable[[Repository], object] | None) -> None:
+        """Run ``hook`` (under the lock) each time this process takes the lock to change
+        the repository: a command that changes it installs ``service.pending``'s
+        ``complete_locked`` here, so that an interrupted checkout or import is completed
+        before anything else changes.  Reads never run it."""
+        self._on_lock = hook
 
     def _locked(self) -> None:
         self._memo_off = True
         if "meta" in self.__dict__:
             self.meta.bypass_memo()
+        if self._on_lock is not None and self.has_pending():
+            try:
+                self._on_lock(self)
+            except BaseException:
+                self.lock.release()  # acquire() fails: the caller never releases
+                raise
+
+    def has_pending(self) -> bool:
+        """An interrupted checkout or import left its intent (service/pending.py)."""
+        return os.path.exists(os.path.join(self.dot, PENDING))
 
     @property
     def function_file_path(self) -> str:
@@ -298,10 +325,10 @@ class Repository:
 
     @cached_property
     def function(self) -> FunctionFile:
-        path, cache = self.function_file_path, self.cache_path("function")
+        path, cache = self.function_file_path, self.cache_path(derived.FUNCTION)
         fn, cached = load_function_file(path, cache)
         if not cached:  # remember the parsed file if the command succeeds
-            self.defer_derived(lambda: save_function_cache(path, cache, fn, time.time_ns()))
+            self.derived.defer(lambda: save_function_cache(path, cache, fn, time.time_ns()))
         return fn
 
     def reload_function(self) -> FunctionFile:
@@ -317,8 +344,12 @@ class Repository:
         return Arns(self.settings.region, self.settings.account_id, self.name)
 
     def cache_path(self, name: str) -> str:
-        """A file of derived data under ``.lambdaver/cache/``."""
+        """A file of derived data (``name``: one of ``storage.derived``'s names)."""
         return derived_path(self.root, name)
+
+    @property
+    def settings_memo_path(self) -> str:
+        return self.cache_path(derived.SETTINGS)
 
     def now(self) -> str:
         return aws_time(self.clock())
@@ -329,7 +360,14 @@ class Repository:
         self, *, store: bool = False, progress: Callable[[int, int], None] | None = None
     ) -> LatestState:
         """Hash the working directory (reading only what the stat cache cannot vouch for);
-        with ``store``, also put every blob into the object store."""
+        with ``store``, also put every blob into the object store.  Refused while an
+        interrupted checkout or import is pending: $LATEST may be a mixture of two states."""
+        if not self.completing and self.has_pending():
+            raise IncompleteOperation(
+                "An interrupted checkout or import of $LATEST has not been completed; "
+                "run 'lambdaver recover' (or any command that changes the function) to "
+                "complete it"
+            )
         scan_start_ns = time.time_ns()
         # A scan makes a few container objects per file and no reference cycles: the
         # cyclic garbage collector's passes over them cost 20-40 ms on 20,000 files.
@@ -339,7 +377,7 @@ class Repository:
         gc.disable()
         try:
             entries = scan(self.root, ignore_rules())
-            cache = StatCache(os.path.join(self.dot, "index"))
+            cache = StatCache(self.cache_path(derived.INDEX))
             manifest = build_manifest(
                 self.root, entries, cache, self.store if store else None, progress
             )
@@ -387,13 +425,8 @@ class Repository:
         if self.settings_memo is not None:
             self.settings_memo.save()
         if "meta" in self.__dict__:
-            self._derived.append(self.meta.save_memo)
-        for write in self._derived:
-            try:
-                write()
-            except OSError:
-                pass
-        self._derived.clear()
+            self.derived.defer(self.meta.save_memo)
+        self.derived.flush()
         pending = self._pending_cache
         if pending is None:
             return
@@ -416,11 +449,6 @@ class Repository:
             self.lock.release()
             self._pending_cache = None
 
-    def defer_derived(self, write: Callable[[], None]) -> None:
-        """Have ``write`` (which replaces one file under ``cache/`` by a rename) run by
-        :meth:`save_derived`, that is only if the command succeeds."""
-        self._derived.append(write)
-
     def save_caches(self) -> None:
         """Remember the parsed lambdaver.toml and the hashes of the last scan (call under
         the lock, from verbs that change the repository).  Best effort: both are derived
@@ -428,7 +456,7 @@ class Repository:
         try:
             save_function_cache(
                 self.function_file_path,
-                self.cache_path("function"),
+                self.cache_path(derived.FUNCTION),
                 self.function,
                 time.time_ns(),
             )

@@ -4,9 +4,10 @@ Where the file lives is platformdirs' answer (or ``$LAMBDAVER_CONFIG``).  Import
 platformdirs and the TOML parser costs several milliseconds, more than the rest of a
 read verb's start-up, so a repository remembers the answer in ``.lambdaver/cache/settings``
 (a *memo*): the file's path, its stat and the values it held, keyed by everything
-platformdirs' answer depends on (the platform, the user id, ``$HOME``, every ``$XDG_*``
-variable, ``$LAMBDAVER_CONFIG`` and the stat of the installed platformdirs).  A memo whose
-key or file stat differs is ignored and the settings are read afresh.
+platformdirs' answer depends on (``storage.derived.environment_key`` and the stat of the
+installed platformdirs).  A memo whose key or file stat differs is ignored and the
+settings are read afresh.  The file, its keys and the racy-clean rule are
+storage/derived.py's.
 """
 
 from __future__ import annotations
@@ -23,9 +24,6 @@ DEFAULT_ACCOUNT = "000000000000"
 OUTPUTS = ("json", "table", "text")
 _REGION_RE = r"[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}"
 _ACCOUNT_RE = r"\d{12}"
-#: A config file changed this recently may change again within the same clock tick
-#: unnoticed by its stat ("racy" in git's words): its values are not remembered.
-RACY_NS = 1_000_000_000
 MEMO_FORMAT = 1
 
 
@@ -109,27 +107,6 @@ def load_settings() -> Settings:
 # --- the memo -------------------------------------------------------------------------
 
 
-def _stat_key(path: str) -> tuple[int, int, int, int] | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return (st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns)
-
-
-def _environment_key() -> tuple[object, ...]:
-    """Everything platformdirs' answer (or ``$LAMBDAVER_CONFIG``) depends on."""
-    getuid = getattr(os, "getuid", None)
-    xdg = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("XDG_")))
-    return (
-        sys.platform,
-        getuid() if getuid else None,
-        os.environ.get("HOME"),
-        os.environ.get("LAMBDAVER_CONFIG"),
-        xdg,
-    )
-
-
 class SettingsMemo:
     """``.lambdaver/cache/settings``: what :func:`load_settings` found, and when it holds."""
 
@@ -140,14 +117,14 @@ class SettingsMemo:
 
     def load(self) -> Settings:
         """The settings: from the memo when it still holds, else read afresh."""
-        from lambdaver.storage.fileutil import read_derived
+        from lambdaver.storage import derived
 
-        key = _environment_key()
-        memo = read_derived(self.path, MEMO_FORMAT, 5)
+        key = derived.environment_key()
+        memo = derived.read(self.path, MEMO_FORMAT, 5)
         if memo is not None and memo[0] == key and _memo_shape_ok(memo):
             _mkey, pd_key, path, file_key, values = memo
-            if pd_key is None or _platformdirs_key(pd_key[0]) == pd_key:
-                if _stat_key(path) == file_key:
+            if pd_key is None or derived.module_key(pd_key[0]) == pd_key:
+                if derived.stat_key(path) == file_key:
                     if file_key is None:
                         return Settings(path=path)
                     if values is not None:
@@ -159,7 +136,7 @@ class SettingsMemo:
         path = config_path()
         pd_key = None
         if not os.environ.get("LAMBDAVER_CONFIG"):  # config_path() asked platformdirs
-            pd_key = _platformdirs_key(sys.modules["platformdirs"].__file__ or "")
+            pd_key = derived.module_key(sys.modules["platformdirs"].__file__ or "")
         settings = _read(path)
         self._remember(key, pd_key, path, settings)
         return settings
@@ -173,9 +150,10 @@ class SettingsMemo:
     ) -> None:
         import time
 
-        file_key = _stat_key(path)
-        now = time.time_ns()
-        racy = file_key is not None and max(file_key[1], file_key[3]) >= now - RACY_NS
+        from lambdaver.storage import derived
+
+        file_key = derived.stat_key(path)
+        racy = file_key is not None and derived.is_racy(file_key, time.time_ns())
         values = None if racy or file_key is None else settings.values()
         self._record = (key, pd_key, path, file_key, values)
         self.stale = True
@@ -184,10 +162,10 @@ class SettingsMemo:
         """Write what :meth:`load` found (best effort: it is only a cache)."""
         if not self.stale or self._record is None or self.path is None:
             return
-        from lambdaver.storage.fileutil import write_derived
+        from lambdaver.storage import derived
 
         try:
-            write_derived(self.path, MEMO_FORMAT, *self._record)
+            derived.write(self.path, MEMO_FORMAT, *self._record)
         except OSError:
             pass
         self.stale = False
@@ -201,8 +179,3 @@ def _memo_shape_ok(memo: tuple[Any, ...]) -> bool:
         and isinstance(path, str)
         and (values is None or (isinstance(values, tuple) and len(values) == 3))
     )
-
-
-def _platformdirs_key(file: str) -> tuple[str, tuple[int, int, int, int] | None]:
-    """Which platformdirs answered: its file and that file's stat (an upgrade changes it)."""
-    return (file, _stat_key(file))

@@ -7,7 +7,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from lambdaver.errors import RepositoryIOError
 
@@ -53,35 +53,6 @@ def atomic_write(target: StrPath, data: bytes, mode: int = 0o644) -> None:
             os.unlink(tmp)
         raise
     fsync_dir(os.path.dirname(os.fspath(target)) or ".")
-
-
-def read_derived(path: StrPath | None, fmt: object, fields: int) -> tuple[Any, ...] | None:
-    """The fields of a derived-data file (Python's ``marshal`` of ``(fmt, field, ...)``,
-    written by :func:`write_derived`), or None when it is missing, unreadable, damaged, of
-    another format or of another shape: derived data is then simply made again.
-
-    Read whole and then decoded: ``marshal.load`` on a file object decodes through the
-    file object by object, five times slower for a 20,000-entry stat cache."""
-    if path is None:
-        return None
-    import marshal
-
-    try:
-        with open(path, "rb") as f:
-            record = marshal.loads(f.read())  # noqa: S302 - our own derived data
-    except (OSError, ValueError, EOFError, TypeError):
-        return None
-    if not isinstance(record, tuple) or len(record) != fields + 1 or record[0] != fmt:
-        return None
-    return record[1:]
-
-
-def write_derived(path: StrPath, fmt: object, *fields: Any) -> None:
-    """Replace a derived-data file (see :func:`read_derived`) atomically."""
-    import marshal
-
-    record: Any = (fmt, *fields)
-    atomic_write(path, marshal.dumps(record))
 
 
 _syncfs: Callable[[int], int] | None = None

@@ -22,6 +22,7 @@ from lambdaver.value import Value
 if TYPE_CHECKING:
     import sqlite3
 
+    from lambdaver.storage.derived import RefsMemo
     from lambdaver.storage.fileutil import StrPath
 
 # sqlite3 (with _sqlite3, about 1 ms) is imported when a connection is first needed:
@@ -43,6 +44,9 @@ CREATE TABLE IF NOT EXISTS reflog (
 );
 CREATE INDEX IF NOT EXISTS reflog_ref ON reflog (ns, name, id);
 """
+
+#: Rollback journal, set explicitly on every connection: ``change_key`` relies on it.
+JOURNAL_MODE = "DELETE"
 
 
 class LogEntry(Value):
@@ -71,10 +75,6 @@ class Conflict(Exception):
         self.current = current
 
 
-_MISS = object()
-MEMO_FORMAT = 1
-
-
 class MetaStore:
     """Refs, logs and counters.  With ``memo`` (a file of derived data), single-ref reads
     and counters are remembered with the change key of the state they were read in, and
@@ -83,10 +83,11 @@ class MetaStore:
     def __init__(self, path: StrPath, memo: StrPath | None = None) -> None:
         self.path = os.fspath(path)
         self._conn: sqlite3.Connection | None = None
-        self._memo_path = None if memo is None else os.fspath(memo)
-        self._memo: dict[tuple[str, str], object] | None = None  # loaded on first use
-        self._memo_key: tuple[int, int, int] | None = None
-        self._memo_new = False  # something to save
+        self._memo: RefsMemo | None = None
+        if memo is not None:
+            from lambdaver.storage.derived import RefsMemo
+
+            self._memo = RefsMemo(memo)
         self._writing = False  # this process changed the database: no memo from now on
 
     @property
@@ -97,9 +98,19 @@ class MetaStore:
             if not os.path.exists(self.path):
                 raise RepositoryCorrupt(f"Metadata database {self.path} is missing")
             try:
-                self._conn = sqlite3.connect(self.path, isolation_level=None, timeout=60.0)
+                conn = sqlite3.connect(self.path, isolation_level=None, timeout=60.0)
             except sqlite3.Error as exc:
                 raise RepositoryIOError(f"Cannot open {self.path}: {exc}") from exc
+            try:
+                # The memos' change key is SQLite's file change counter, which only the
+                # rollback-journal modes maintain: a database someone switched to WAL
+                # (say, with the sqlite3 shell) is switched back.  If that fails (a damaged
+                # file, another connection open), the next statement reports the damage,
+                # and change_key() gives no key for a WAL database, so no memo is used.
+                conn.execute(f"PRAGMA journal_mode={JOURNAL_MODE}")
+            except sqlite3.DatabaseError:
+                pass
+            self._conn = conn
         return self._conn
 
     def _execute(self, sql: str, params: tuple[object, ...] = ()) -> sqlite3.Cursor:
@@ -116,6 +127,7 @@ class MetaStore:
 
         conn = sqlite3.connect(path, isolation_level=None)
         try:
+            conn.execute(f"PRAGMA journal_mode={JOURNAL_MODE}")
             conn.executescript("BEGIN;" + SCHEMA + "COMMIT;")
         finally:
             conn.close()
@@ -161,6 +173,8 @@ class MetaStore:
         except OSError:
             return None
         if len(header) < 28 or not header.startswith(b"SQLite format 3\x00"):
+            return None
+        if header[18] != 1 or header[19] != 1:  # WAL (2): the counter does not move
             return None
         return (int.from_bytes(header[24:28], "big"), st.st_ino, st.st_size)
 
@@ -218,53 +232,35 @@ class MetaStore:
         header without SQLite, is unchanged); otherwise it is read inside a read
         transaction together with the change key of that state, and remembered with it.
         The memo is written by :meth:`save_memo`, when the command succeeded."""
-        if self._memo_path is None or self._writing or self.in_transaction:
+        memo = self._memo
+        if memo is None or self._writing or self.in_transaction:
             row = self._execute(sql, params).fetchone()
             return row[0] if row else None
-        memo = self._load_memo()
-        value = memo.get(k, _MISS)
-        if value is not _MISS:
+        from lambdaver.storage.derived import MISS
+
+        value = memo.lookup(k, self.change_key)
+        if value is not MISS:
             return value
         with self.snapshot() as key:
             row = self._execute(sql, params).fetchone()
         value = row[0] if row else None
         if key is not None:
-            if key != self._memo_key:  # the database changed since the memo was made
-                memo.clear()
-                self._memo_key = key
-            memo[k] = value
-            self._memo_new = True
+            memo.remember(key, k, value)
         return value
 
     def bypass_memo(self) -> None:
-        """Read everything from SQLite itself from now on (fsck)."""
-        self._memo_path = None
+        """Read everything from SQLite itself from now on (fsck, and a process that took
+        the lock to change the repository)."""
+        self._memo = None
 
     @property
     def in_transaction(self) -> bool:
         return self._conn is not None and self._conn.in_transaction
 
-    def _load_memo(self) -> dict[tuple[str, str], object]:
-        if self._memo is None:
-            from lambdaver.storage.fileutil import read_derived
-
-            self._memo = {}
-            loaded = read_derived(self._memo_path, MEMO_FORMAT, 2)
-            if loaded is not None and isinstance(loaded[1], dict):
-                key, values = loaded
-                if key == self.change_key():
-                    self._memo = values
-                    self._memo_key = key
-        return self._memo
-
     def save_memo(self) -> None:
         """Write the memo if reads added to it (best effort: it is derived data)."""
-        if not self._memo_new or self._writing or self._memo_path is None:
-            return
-        from lambdaver.storage.fileutil import write_derived
-
-        write_derived(self._memo_path, MEMO_FORMAT, self._memo_key, self._memo)
-        self._memo_new = False
+        if self._memo is not None and not self._writing:
+            self._memo.save()
 
     def items(self, ns: str, *, numeric: bool = False) -> list[tuple[str, str]]:
         order = "length(name), name" if numeric else "name"

@@ -14,11 +14,11 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from lambdaver.errors import InvalidParameterValueException
-from lambdaver.storage.fileutil import read_derived, write_derived
 from lambdaver.storage.hashing import sha256
 from lambdaver.storage.objects import CHUNK, PACK_MIN, ObjectStore
 
 if TYPE_CHECKING:
+    from lambdaver.storage.derived import StatCache
     from lambdaver.storage.fileutil import StrPath
 
 MODE_FILE = "100644"
@@ -200,115 +200,6 @@ def _check_link(rel: str, target: str) -> None:
             parts.pop()
         else:
             parts.append(part)
-
-
-class StatCache:
-    """path -> (stat key, sha256), saved atomically, plus the tree hash of exactly those
-    entries when they are the whole tree.
-
-    Only files whose mtime and ctime are older than the scan's start by a safety margin
-    are remembered: a file changed in the same clock tick as it was hashed (git's "racy
-    clean" problem) or while the scan ran is always read again next time.  Any later
-    change moves the ctime past every remembered value, so a hit is trustworthy.  When
-    every file of a scan hits and the cache holds no other path, the manifest is the one
-    the cache was saved from, so its tree hash (``tree``) is known without hashing.
-    """
-
-    RACY_NS = 1_000_000_000
-    # marshal (fileutil.read_derived): Python's own serialisation, several times faster
-    # than JSON for 20,000 entries.  This is a cache: a file this Python cannot read is
-    # simply started afresh.
-    FORMAT = 4  # 4: entries are tuples; 3 had lists
-
-    def __init__(self, path: StrPath) -> None:
-        self.path = os.fspath(path)
-        self.entries: dict[str, tuple[Any, ...]] = {}
-        self.tree: str | None = None
-        self.hits = 0  # lookups answered since loading
-        self.missed: list[Entry] = []  # lookups that were not
-        loaded = read_derived(self.path, self.FORMAT, 2)
-        if loaded is not None and isinstance(loaded[0], dict):
-            self.entries = loaded[0]
-            self.tree = loaded[1] if isinstance(loaded[1], str) else None
-
-    def lookup(self, e: Entry) -> str | None:
-        hit = self.entries.get(e.path)
-        if hit is not None and hit[:-1] == e.key:
-            self.hits += 1
-            return str(hit[-1])
-        self.missed.append(e)
-        return None
-
-    def _nothing_to_learn(self, entries: list[Entry], scan_start_ns: int) -> bool:
-        """Whether every entry was looked up and each one that missed is too fresh to be
-        remembered (a file edited just before a publish, say): then what is on disk is
-        still all true (an entry that no longer matches its file's stat is never used), and
-        a rewrite would only drop entries.  Rewriting 20,000 entries costs tens of ms."""
-        if not self.missed or self.hits + len(self.missed) != len(entries):
-            return False
-        cutoff = scan_start_ns - self.RACY_NS
-        return not any(e.mtime_ns < cutoff and e.ctime_ns < cutoff for e in self.missed)
-
-    def plan(
-        self,
-        entries: list[Entry],
-        manifest: list[ManifestEntry],
-        scan_start_ns: int,
-        tree: str | None = None,
-    ) -> tuple[dict[str, tuple[Any, ...]], str | None]:
-        """What :meth:`refresh` would save: the entries old enough to trust, and ``tree``
-        if that is all of them.  ``manifest`` is the scan's, entry by entry."""
-        cutoff = scan_start_ns - self.RACY_NS
-        kept = {
-            e.path: (*e.key, m[3])
-            for e, m in zip(entries, manifest, strict=True)
-            if e.mtime_ns < cutoff and e.ctime_ns < cutoff
-        }
-        return kept, (tree if len(kept) == len(entries) else None)
-
-    def changes(
-        self, entries: list[Entry], manifest: list[ManifestEntry], scan_start_ns: int, tree: str
-    ) -> bool:
-        """Whether :meth:`refresh` would write anything."""
-        if self.hits == len(entries) == len(self.entries) and tree == self.tree:
-            return False  # every entry came from here (old enough then, so now) with its tree
-        if self._nothing_to_learn(entries, scan_start_ns):
-            return False
-        return self.plan(entries, manifest, scan_start_ns, tree) != (self.entries, self.tree)
-
-    def forget(self, hexdigests: set[str]) -> None:
-        """Drop the entries naming any of ``hexdigests`` (blobs gc deleted), and the tree
-        hash with them."""
-        kept = {p: e for p, e in self.entries.items() if e[-1] not in hexdigests}
-        if len(kept) != len(self.entries):
-            write_derived(self.path, self.FORMAT, kept, None)
-            self.entries, self.tree = kept, None
-
-    def known_tree(self, entries: list[Entry]) -> str | None:
-        """The tree hash of the scanned ``entries`` if every one of them hit and they are
-        exactly the cached paths (call after looking each of them up once)."""
-        if self.tree is not None and self.hits == len(entries) == len(self.entries):
-            return self.tree
-        return None
-
-    def refresh(
-        self,
-        entries: list[Entry],
-        manifest: list[ManifestEntry],
-        scan_start_ns: int,
-        tree: str | None = None,
-    ) -> bool:
-        """Save what a scan learnt, if it differs from what is on disk; True if saved.
-        ``tree``: the hash of the manifest of ``entries``, kept if no entry is left out."""
-        if self._nothing_to_learn(entries, scan_start_ns):
-            return False
-        kept, tree = self.plan(entries, manifest, scan_start_ns, tree)
-        if kept == self.entries and tree == self.tree:
-            return False
-        write_derived(self.path, self.FORMAT, kept, tree)
-        self.entries = kept
-        self.tree = tree
-        return True
 
 
 def hash_file(path: str) -> tuple[str, int]:
