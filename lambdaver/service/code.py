@@ -18,7 +18,6 @@ import os
 import re
 import shutil
 import stat
-import tempfile
 import zipfile
 import zlib
 from collections.abc import Iterator
@@ -46,7 +45,7 @@ from lambdaver.service.functions import (
     resolve,
 )
 from lambdaver.service.repository import PENDING, LatestState, Repository, ignore_rules
-from lambdaver.storage.fileutil import atomic_write, fsync_dir, sync_filesystem
+from lambdaver.storage.fileutil import atomic_write, fsync_dir, sync_filesystem, tmp_name
 from lambdaver.storage.objects import CHUNK
 from lambdaver.storage.tree import (
     MODE_EXEC,
@@ -180,9 +179,7 @@ class _Plan:
 
 @contextlib.contextmanager
 def _staging(repo: Repository, kind: str) -> Iterator[Path]:
-    tmp = Path(repo.dot) / "tmp"
-    tmp.mkdir(exist_ok=True)
-    path = Path(tempfile.mkdtemp(prefix=f"{kind}.", dir=tmp))
+    path = Path(repo.store.new_tmp_dir(kind))
     try:
         yield path
     finally:
@@ -249,7 +246,7 @@ def _place(src: str, dst: Path) -> None:
     except OSError as exc:
         if exc.errno != 18:  # EXDEV
             raise
-        tmp = dst.with_name(f".{dst.name}.tmp.{os.getpid()}.{os.urandom(4).hex()}")
+        tmp = Path(tmp_name(dst))
         try:
             if Path(src).is_symlink():
                 tmp.symlink_to(Path(src).readlink())
@@ -529,7 +526,7 @@ def write_zip(repo: Repository, qualifier: str | None, out: IO[bytes]) -> dict[s
 
 def export(repo: Repository, qualifier: str | None, dest: Path) -> dict[str, Any]:
     """``write_zip`` to ``dest``, atomically (a temporary file beside it, then a rename)."""
-    tmp = dest.with_name(f".{dest.name}.tmp.{os.getpid()}.{os.urandom(4).hex()}")
+    tmp = Path(tmp_name(dest))
     try:
         f = open(tmp, "w+b")  # noqa: SIM115 - closed below
     except OSError as exc:

@@ -26,7 +26,7 @@ from lambdaver.service.function_file import (
     save_function_cache,
 )
 from lambdaver.service.settings import Settings, SettingsMemo
-from lambdaver.storage.fileutil import RepositoryLock, atomic_write, fsync_dir
+from lambdaver.storage.fileutil import RepositoryLock, atomic_write, fsync_dir, tmp_name
 from lambdaver.storage.hashing import sha256
 from lambdaver.storage.metadata import MetaStore
 from lambdaver.storage.objects import ObjectStore
@@ -205,7 +205,7 @@ class Repository:
         import json
 
         root = os.fspath(root)
-        tmp = os.path.join(root, f"{DOT}.tmp.{os.getpid()}")
+        tmp = tmp_name(os.path.join(root, DOT))
         try:
             os.mkdir(tmp)
             for sub in ("objects", "objects/pack", "tmp", "cache"):
