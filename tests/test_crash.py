@@ -165,7 +165,7 @@ def test_publish_killed_at_each_step_of_the_write_order(fn: Fn, target: str, whe
     [
         ("lambdaver.service.lifecycle:_prune_index", 1, "before"),
         ("lambdaver.service.lifecycle:_prune_index", 1, "after"),
-        ("lambdaver.service.lifecycle:_Sweep.remove", 2, "after"),  # some objects gone
+        ("lambdaver.storage.fileutil:Sweeper.remove", 2, "after"),  # some objects gone
     ],
 )
 def test_gc_killed_at_each_step_leaves_the_next_publish_whole(

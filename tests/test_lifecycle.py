@@ -447,6 +447,58 @@ def test_gc_removes_leftovers_of_interrupted_commands(fn: Fn) -> None:
     assert fn.ok("fsck")["Problems"] == []
 
 
+def test_gc_removes_the_leftovers_named_by_the_one_temporary_scheme(fn: Fn, unchanged: Any) -> None:
+    """Every temporary is named by ``tmp_name`` (docs/FORMAT.md, "Temporaries"): gc finds
+    them wherever a command leaves one, and fsck does not take them for stray files."""
+    from lambdaver.storage.fileutil import tmp_name
+
+    fn.publish()
+    dot = fn.root / ".lambdaver"
+    run = dot / "cache" / "run"
+    run.mkdir(parents=True, exist_ok=True)
+    other = "e" * 64  # a tree no version references
+    blob = blobs_of(fn, "1")["app.py"]
+    files = [
+        Path(tmp_name(obj_path(fn, blob))),  # a loose object being written
+        Path(tmp_name(dot / "tmp" / "obj")),  # a large blob being streamed
+        Path(tmp_name(dot / "tmp" / "pack")),  # a pack being written
+        Path(tmp_name(dot / "index")),  # atomic writes
+        Path(tmp_name(dot / "cache" / "versions")),
+        Path(tmp_name(fn.root / "lambdaver.toml")),
+        Path(tmp_name(run / (other + ".stat.json"))),  # a materialisation's stamp
+    ]
+    dirs = [
+        Path(tmp_name(fn.root / ".lambdaver")),  # init's repository being built
+        Path(tmp_name(dot / "tmp" / "checkout")),  # checkout's staging directory
+        Path(tmp_name(run / other)),  # a materialisation being made, or replaced
+    ]
+    for p in files:
+        p.write_bytes(b"half")
+    for d in dirs:
+        (d / "sub").mkdir(parents=True)
+        (d / "sub" / "f.py").write_bytes(b"12345")
+    user_file = Path(tmp_name(fn.root / "app.py"))  # not the repository's: never swept
+    user_file.write_bytes(b"mine")
+    young = Path(tmp_name(dot / "index"))
+    young.write_bytes(b"being written right now")
+    for p in [*files, user_file]:
+        age(p)
+    for d in dirs:
+        age_tree(d)
+    assert fsck(fn, unchanged) == (0, {"Problems": [], "ObjectsChecked": len(objects(fn))})
+    with unchanged(fn.root):
+        dry = fn.ok("gc", "--dry-run")
+    assert dry == {
+        "ObjectsRemoved": 0,
+        "BytesFreed": 4 * len(files) + 5 * len(dirs),
+        "TemporariesRemoved": len(files) + len(dirs),
+    }
+    assert fn.ok("gc") == dry
+    assert [p for p in [*files, *dirs] if p.exists()] == []
+    assert young.exists() and user_file.exists()
+    assert fn.ok("fsck")["Problems"] == []
+
+
 def test_gc_collects_what_an_invoke_of_latest_stored(fn: Fn) -> None:
     fn.publish()
     before = set(objects(fn))

@@ -239,6 +239,42 @@ def test_a_pack_without_its_index_is_a_leftover_that_gc_removes(fn: Fn) -> None:
     assert packs(fn) == [idx] and idx.with_suffix(".pack").exists()
 
 
+def test_the_object_store_lists_checks_and_collects_its_packs(tmp_path: Path) -> None:
+    """The store's own listing of its packs, as gc and fsck use it (no layout outside it)."""
+    from lambdaver.storage.fileutil import Sweeper
+    from lambdaver.storage.objects import ObjectStore
+    from lambdaver.storage.pack import Pack
+
+    (tmp_path / "t").mkdir()
+    (tmp_path / "o").mkdir()
+    store = ObjectStore(tmp_path / "o", tmp_path / "t")
+    sources = []
+    for i in range(MANY):
+        (tmp_path / f"f{i}").write_bytes(f"blob {i}\n".encode())
+        sources.append((i, str(tmp_path / f"f{i}")))
+    digests: dict[int, str] = {}
+    store.put_files_packed(sources, lambda k, d, _n: digests.__setitem__(k, d))
+    assert list(store.loose_objects()) == []
+    [(idx, is_index)] = list(store.pack_files())
+    assert is_index and idx.endswith(".idx")
+    pack = Pack(idx)
+    assert all(store.verify_packed(pack, d, o, n) for d, o, n in pack.entries())
+    keep = {digests[i] for i in range(PACK_MIN + 1)}  # more than PACK_MIN live: a new pack
+    assert not store.garbage(keep, Sweeper(3600))  # the pack is younger than the grace
+    age(idx)
+    sweeper = Sweeper(3600)
+    garbage = store.garbage(keep, sweeper)
+    dead = set(digests.values()) - keep
+    assert garbage.digests() == dead and garbage.loose == []
+    store.collect(garbage, sweeper)
+    assert sweeper.objects == len(dead) == MANY - PACK_MIN - 1
+    assert sweeper.freed == sum(len(f"blob {i}\n") for i in range(PACK_MIN + 1, MANY))
+    [(new_idx, _)] = list(store.pack_files())
+    assert new_idx != idx
+    assert {d for d, _o, _n in Pack(new_idx).entries()} == keep
+    assert all(store.has(d) for d in keep) and not any(store.has(d) for d in dead)
+
+
 @pytest.mark.parametrize("fail_at", ["finish", "rename"])
 def test_a_publish_that_fails_while_packing_leaves_nothing(
     fn: Fn, unchanged, monkeypatch, fail_at: str

@@ -272,3 +272,213 @@ def test_sha256_small_is_sha256(size: int) -> None:
     builtin = hashing._find_builtin()
     if builtin is not None:  # Python's own implementation, used before hashlib is loaded
         assert builtin(data).hexdigest() == hashlib.sha256(data).hexdigest()
+
+
+# --- storage's own errors, and the one mapping to lambdaver's ------------------------------
+
+
+def test_no_storage_module_imports_lambdaver_errors_click_or_rich() -> None:
+    """Storage raises its own errors (lambdaver.storage.errors) and knows nothing of AWS's
+    error codes nor of the CLI: the service maps its errors (service/storage_errors.py)."""
+    import ast
+
+    import lambdaver.storage
+
+    forbidden = ("lambdaver.errors", "click", "rich")
+    found = []
+    for path in sorted(Path(lambdaver.storage.__file__).parent.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):  # lazy imports too
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+            else:
+                continue
+            for name in names:
+                if any(name == f or name.startswith(f + ".") for f in forbidden):
+                    found.append(f"{path.name}:{node.lineno} imports {name}")
+    assert found == []
+
+
+def test_storage_errors_map_to_todays_errors_with_the_same_message() -> None:
+    from lambdaver.errors import (
+        EXIT_REPOSITORY,
+        EXIT_SERVICE,
+        InvalidParameterValueException,
+        RepositoryCorrupt,
+        RepositoryIOError,
+    )
+    from lambdaver.service.storage_errors import is_expected, translate, translated
+    from lambdaver.storage.errors import BadTreeEntry, CorruptData, StorageError, StorageIOError
+
+    cases = [
+        (CorruptData("Object ab is missing", digest="ab"), RepositoryCorrupt, EXIT_REPOSITORY),
+        (StorageIOError("Cannot open m: x", path="m"), RepositoryIOError, EXIT_REPOSITORY),
+        (
+            BadTreeEntry("'p' is not ...", path="p", reason=BadTreeEntry.SPECIAL_FILE),
+            InvalidParameterValueException,
+            EXIT_SERVICE,
+        ),
+        (StorageError("anything else"), RepositoryCorrupt, EXIT_REPOSITORY),
+    ]
+    for exc, cls, status in cases:
+        out = translate(exc)
+        assert type(out) is cls
+        assert (out.message, out.exit_status, out.__cause__) == (exc.message, status, exc)
+        assert is_expected(exc)
+        with pytest.raises(cls) as info, translated():
+            raise exc
+        assert info.value.message == exc.message
+    bug = ValueError("not storage's")
+    assert translate(bug) is bug
+    assert not is_expected(bug)
+    with pytest.raises(ValueError), translated():
+        raise bug
+
+
+@pytest.mark.parametrize(
+    ("make", "path", "reason", "detail"),
+    [
+        (lambda root: os.symlink("../out", root / "up.py"), "up.py", "link-outside", "../out"),
+        (lambda root: os.symlink("/etc", root / "abs"), "abs", "link-outside", "/etc"),
+        (lambda root: os.mkfifo(root / "sub" / "pipe"), "sub/pipe", "special-file", ""),
+    ],
+)
+def test_a_bad_tree_entry_carries_its_path_and_reason(
+    tmp_path: Path, make, path: str, reason: str, detail: str
+) -> None:
+    from lambdaver.storage.errors import BadTreeEntry
+    from lambdaver.storage.tree import IgnoreRules, scan
+
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "ok.py").write_text("x")
+    make(tmp_path)
+    with pytest.raises(BadTreeEntry) as info:
+        scan(tmp_path, IgnoreRules())
+    assert (info.value.path, info.value.reason, info.value.detail) == (path, reason, detail)
+    assert path in info.value.message
+
+
+# --- temporaries: one naming scheme, recognised old names, sweeping -----------------------
+
+
+def test_tmp_name_is_the_one_scheme_and_tmp_target_recognises_it(tmp_path: Path) -> None:
+    from lambdaver.storage.fileutil import tmp_name, tmp_target
+
+    made = tmp_name(tmp_path / "lambdaver.toml")
+    head, name = os.path.split(made)
+    assert head == str(tmp_path)
+    assert name.startswith(f".lambdaver.toml.tmp.{os.getpid()}.")
+    assert tmp_target(name) == "lambdaver.toml"
+    assert tmp_name(tmp_path / "x") != tmp_name(tmp_path / "x")
+    assert tmp_target(os.path.basename(tmp_name(tmp_path / ".lambdaver"))) == ".lambdaver"
+    digest = "ab" * 32
+    old_names = {  # what lambdaver made before the one scheme: gc still sweeps them
+        "c" * 62 + ".tmp.123.abcd": "c" * 62,
+        ".lambdaver.tmp.4242": ".lambdaver",
+        f"{digest}.tmp.1.0a1b": digest,
+        f"{digest}.stale.1.0a1b": digest,
+        f"{digest}.stat.json.77": f"{digest}.stat.json",
+    }
+    for old, target in old_names.items():
+        assert tmp_target(old) == target, old
+    for other in [digest, f"{digest}.stat.json", "c" * 62, "obj", ".lambdaver", "index",
+                  "lambdaver.toml", ".x.tmp.", ".x.tmp.12", "app.tmp.py", "pack"]:  # fmt: skip
+        assert tmp_target(other) is None, other
+
+
+def _store(tmp_path: Path) -> ObjectStore:
+    (tmp_path / "o").mkdir()
+    (tmp_path / "t").mkdir()
+    return ObjectStore(tmp_path / "o", tmp_path / "t")
+
+
+def _age(*paths: Path | str, seconds: float = 7200) -> None:
+    then = time.time() - seconds
+    for p in paths:
+        os.utime(p, (then, then), follow_symlinks=False)
+
+
+def test_object_store_lists_loose_objects_without_its_temporaries(tmp_path: Path) -> None:
+    from lambdaver.storage.fileutil import tmp_name
+
+    store = _store(tmp_path)
+    a = store.put_bytes(b"a")
+    b = store.put_bytes(b"b", compress=True)
+    root = tmp_path / "o"
+    Path(tmp_name(store.path(a))).write_bytes(b"half")  # a write in progress
+    (root / a[:2] / (a[2:] + ".tmp.1.ab")).write_bytes(b"half")  # an older lambdaver's
+    (root / a[:2] / "stray").write_bytes(b"?")
+    (root / "zz").mkdir()
+    (root / "zz" / ("0" * 62)).write_bytes(b"?")
+    (root / "README").write_bytes(b"?")
+    (root / "pack").mkdir()
+    (root / "pack" / "junk").write_bytes(b"?")
+    listed = sorted(store.loose_objects(), key=lambda e: e[1])
+    assert listed == sorted(
+        [
+            (a, store.path(a)),
+            (b, store.path(b)),
+            (None, str(root / a[:2] / "stray")),
+            (None, str(root / "zz" / ("0" * 62))),
+            (None, str(root / "README")),
+        ],
+        key=lambda e: e[1],
+    )
+    assert list(store.pack_files()) == [(str(root / "pack" / "junk"), False)]
+    assert store.verify_blob(a) and store.verify_compressed(b)
+    assert not store.verify_compressed(a)  # a raw blob is no zlib stream
+
+
+def test_object_store_collects_garbage_older_than_the_grace_period(tmp_path: Path) -> None:
+    from lambdaver.storage.fileutil import Sweeper
+
+    store = _store(tmp_path)
+    keep, old, young = store.put_bytes(b"keep"), store.put_bytes(b"old!"), store.put_bytes(b"y")
+    _age(store.path(keep), store.path(old))
+    dry = Sweeper(3600, dry_run=True)
+    garbage = store.garbage({keep}, dry)
+    assert garbage.loose == [(old, store.path(old))]
+    assert garbage.digests() == {old}
+    store.collect(garbage, dry)
+    assert (dry.objects, dry.freed, dry.temporaries) == (1, 4, 0)
+    assert store.has(old)  # a dry run only counts
+    sweeper = Sweeper(3600)
+    store.collect(store.garbage({keep}, sweeper), sweeper)
+    assert (sweeper.objects, sweeper.freed) == (1, 4)
+    assert (store.has(keep), store.has(old), store.has(young)) == (True, False, True)
+    assert not store.garbage({keep}, Sweeper(3600))
+
+
+def test_object_store_sweeps_its_stale_temporaries(tmp_path: Path) -> None:
+    from lambdaver.storage.fileutil import Sweeper, tmp_name
+
+    store = _store(tmp_path)
+    a = store.put_bytes(b"a")
+    root, tmp = tmp_path / "o", tmp_path / "t"
+    (root / "pack").mkdir()
+    staged = Path(store.new_tmp_dir("checkout"))
+    assert staged.parent == tmp and staged.name.startswith(".checkout.tmp.")
+    (staged / "0").write_bytes(b"12345")
+    stale = {
+        Path(tmp_name(store.path(a))): b"half",
+        root / a[:2] / (a[2:] + ".tmp.9.ab"): b"old",
+        tmp / "obj.1.abcdef": b"streamed",
+        Path(tmp_name(tmp / "obj")): b"streamed",
+        root / "pack" / ("e" * 64 + ".pack"): b"no index",
+    }
+    for p, data in stale.items():
+        p.write_bytes(data)
+    young = Path(tmp_name(tmp / "obj"))
+    young.write_bytes(b"being written")
+    (root / "pack" / ("d" * 64 + ".pack")).write_bytes(b"")  # a pack and its index
+    (root / "pack" / ("d" * 64 + ".idx")).write_bytes(b"")
+    _age(*stale, staged, staged / "0", store.path(a), root / "pack" / ("d" * 64 + ".pack"))
+    sweeper = Sweeper(3600)
+    store.sweep_temporaries(sweeper)
+    assert (sweeper.temporaries, sweeper.objects) == (len(stale) + 1, 0)
+    assert sweeper.freed == sum(len(d) for d in stale.values()) + 5
+    assert [p for p in [*stale, staged] if p.exists()] == []
+    assert young.exists() and store.has(a)
+    kept = sorted(p.name for p in (root / "pack").iterdir())
+    assert kept == ["d" * 64 + ".idx", "d" * 64 + ".pack"]

@@ -53,14 +53,17 @@ class App:
     def settings(self) -> Any:
         """The user's settings: through the repository's memo when there is a repository."""
         if self._settings is None:
-            from lambdaver.errors import LambdaverError
             from lambdaver.service.repository import find_root
 
             if find_root(self.cwd) is not None:
                 try:
                     return self.repo().settings
-                except LambdaverError:
-                    pass  # the verb reports it when it asks for the repository itself
+                except Exception as exc:
+                    from lambdaver.service.storage_errors import is_expected
+
+                    if not is_expected(exc):
+                        raise
+                    # the verb reports it when it asks for the repository itself
             from lambdaver.service.settings import SettingsMemo
 
             self._memo = SettingsMemo(None)

@@ -92,6 +92,10 @@ _REPOSITORY_ERRNOS = frozenset({errno.ENOSPC, errno.EROFS, errno.EACCES, errno.E
 
 def handle_error(exc: BaseException) -> int:
     """The one place that turns an exception into a message on stderr and an exit status."""
+    if not isinstance(exc, (LambdaverError, click.ClickException, click.exceptions.Exit)):
+        from lambdaver.service.storage_errors import translate
+
+        exc = translate(exc)  # storage's own errors, as the service reports them
     if isinstance(exc, LambdaverError):
         if CURRENT["debug"]:
             import traceback

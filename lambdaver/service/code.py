@@ -43,6 +43,7 @@ from lambdaver.service.functions import (
 from lambdaver.service.pending import Plan, apply, staged_in
 from lambdaver.service.repository import VERSIONS, LatestState, Repository, ignore_rules
 from lambdaver.storage import derived
+from lambdaver.storage.fileutil import tmp_name
 from lambdaver.storage.objects import CHUNK
 from lambdaver.storage.tree import (
     MODE_EXEC,
@@ -236,7 +237,7 @@ def _published(repo: Repository, tree: str, chash: str | None) -> bool:
 def _function_name_fallback(repo: Repository) -> str:
     """The function's name when lambdaver.toml is missing: the parsed copy in the cache,
     else the name in the newest version's stored rendering, else the directory's name."""
-    cached = read_function_cache(repo.cache_path(derived.FUNCTION))
+    cached = read_function_cache(repo.derived_file(derived.FUNCTION))
     if cached is not None:
         return cached[0]
     for _number, _raw, view in reversed(repo.meta.views(VERSIONS)):
@@ -404,7 +405,7 @@ def write_zip(repo: Repository, qualifier: str | None, out: IO[bytes]) -> dict[s
 
 def export(repo: Repository, qualifier: str | None, dest: Path) -> dict[str, Any]:
     """``write_zip`` to ``dest``, atomically (a temporary file beside it, then a rename)."""
-    tmp = dest.with_name(f".{dest.name}.tmp.{os.getpid()}.{os.urandom(4).hex()}")
+    tmp = Path(tmp_name(dest))
     try:
         f = open(tmp, "w+b")  # noqa: SIM115 - closed below
     except OSError as exc:

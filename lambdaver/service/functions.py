@@ -580,7 +580,7 @@ def _latest_listing(repo: Repository, state: LatestState, counter: int, aliases:
         counter,
         aliases,
     )
-    path = repo.cache_path(derived.LATEST_LISTING)
+    path = repo.derived_file(derived.LATEST_LISTING)
     cached = derived.read(path, LISTING_FORMAT, 2)
     if cached is not None and cached[0] == inputs and isinstance(cached[1], str):
         return cached[1]
@@ -595,7 +595,7 @@ def _published_listing(repo: Repository) -> tuple[int, list[str], bytes]:
     UTF-8)."""
     from lambdaver.storage import derived
 
-    path = repo.cache_path(derived.VERSIONS_LISTING)
+    path = repo.derived_file(derived.VERSIONS_LISTING)
     arn_base = repo.arns.function()  # names, regions and accounts are validated
     key = repo.meta.change_key()
     found = derived.read(path, LISTING_FORMAT, 5) if key is not None else None

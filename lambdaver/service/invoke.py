@@ -110,7 +110,7 @@ def invoke(
     from lambdaver.storage.derived import RUN
     from lambdaver.storage.materialize import materialize
 
-    code_dir = materialize(repo.store, manifest, repo.cache_path(RUN), tree)
+    code_dir = materialize(repo.store, manifest, repo.derived_file(RUN), tree)
 
     from lambdaver.runtime import InvokeSpec, log_tail_base64, run
 

@@ -19,40 +19,36 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
-import shutil
 import sqlite3
-import time
-import zlib
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from lambdaver.errors import LambdaverError, RepositoryCorrupt
+from lambdaver.errors import LambdaverError
 from lambdaver.model.names import LATEST
 from lambdaver.model.policy import GRACE_SECONDS, HISTORY_DEPTH
 from lambdaver.model.records import AliasState, VersionRecord
 from lambdaver.model.routing import validate_routing
+from lambdaver.service.function_file import FUNCTION_FILE
 from lambdaver.service.repository import (
     ALIASES,
+    DOT,
     VERSION_COUNTER,
     VERSIONS,
     Repository,
     code_sha256_of,
 )
-from lambdaver.storage.derived import StatCache
+from lambdaver.storage.derived import RUN, StatCache
+from lambdaver.storage.errors import CorruptData, StorageError
+from lambdaver.storage.fileutil import Sweeper, sweep_temporaries
 from lambdaver.storage.hashing import sha256
-from lambdaver.storage.objects import CHUNK
-from lambdaver.storage.pack import Pack, read_blob
+from lambdaver.storage.materialize import sweep as sweep_materialized
+from lambdaver.storage.pack import Pack
 from lambdaver.storage.tree import manifest_from_bytes
 
 __all__ = ["GRACE_SECONDS", "HISTORY_DEPTH", "fsck", "gc", "prune"]
 
-_HEX64 = re.compile(r"[0-9a-f]{64}")
-_HEX62 = re.compile(r"[0-9a-f]{62}")
-_HEX2 = re.compile(r"[0-9a-f]{2}")
 _AWS_TIME = "%Y-%m-%dT%H:%M:%S.%f%z"
 
 
@@ -182,63 +178,6 @@ def prune(
 # --- gc ------------------------------------------------------------------------------------
 
 
-@dataclass
-class _Sweep:
-    now: float
-    grace: float
-    dry_run: bool
-    objects: int = 0
-    temporaries: int = 0
-    freed: int = 0
-
-    def old(self, st: os.stat_result) -> bool:
-        return self.now - st.st_mtime > self.grace
-
-    def remove(self, path: Path, *, temporary: bool = True, count: bool = True) -> None:
-        """Remove ``path`` (a file or a whole directory) if it is older than the grace period."""
-        try:
-            st = path.lstat()
-        except FileNotFoundError:
-            return
-        if not self.old(st):
-            return
-        size = _size(path, st)
-        if not self.dry_run:
-            try:
-                if path.is_dir() and not path.is_symlink():
-                    _rmtree(path)
-                else:
-                    path.unlink()
-            except FileNotFoundError:
-                return
-        self.freed += size
-        if count:
-            if temporary:
-                self.temporaries += 1
-            else:
-                self.objects += 1
-
-
-def _size(path: Path, st: os.stat_result) -> int:
-    if not path.is_dir() or path.is_symlink():
-        return st.st_size
-    total = 0
-    for dirpath, _dirs, files in os.walk(path):
-        for f in files:
-            with contextlib.suppress(OSError):
-                total += Path(dirpath, f).lstat().st_size
-    return total
-
-
-def _rmtree(path: Path) -> None:
-    """Remove a tree, read-only materialisations included (their directories are writable,
-    so a plain rmtree works; make sure of it for ones a crash left half-made)."""
-    with contextlib.suppress(OSError):
-        for dirpath, _dirs, _files in os.walk(path):
-            Path(dirpath).chmod(0o755)
-    shutil.rmtree(path)
-
-
 def referenced(repo: Repository) -> tuple[set[str], set[str]]:
     """``(objects, trees)``: every object some version references (record, tree,
     configuration, and every blob of every tree), and the version trees."""
@@ -256,13 +195,6 @@ def referenced(repo: Repository) -> tuple[set[str], set[str]]:
     return objects, trees
 
 
-def _children(directory: Path) -> list[Path]:
-    try:
-        return sorted(directory.iterdir())
-    except (FileNotFoundError, NotADirectoryError):
-        return []
-
-
 def gc(repo: Repository, *, grace: float = GRACE_SECONDS, dry_run: bool = False) -> dict[str, Any]:
     """Delete unreferenced objects and leftovers older than ``grace`` seconds."""
     with repo.lock.held():
@@ -271,87 +203,24 @@ def gc(repo: Repository, *, grace: float = GRACE_SECONDS, dry_run: bool = False)
         if latest is not None:
             keep |= latest[0]
             trees.add(latest[1])
-        sweep = _Sweep(now=time.time(), grace=grace, dry_run=dry_run)
-        fans = [
-            fan
-            for fan in _children(Path(repo.dot) / "objects")
-            if fan.is_dir() and _HEX2.fullmatch(fan.name)
-        ]
-        doomed: list[Path] = []
-        for fan in fans:
-            for obj in _children(fan):
-                if ".tmp." in obj.name:
-                    sweep.remove(obj)
-                elif _HEX62.fullmatch(obj.name) and fan.name + obj.name not in keep:
-                    with contextlib.suppress(FileNotFoundError):
-                        if sweep.old(obj.lstat()):
-                            doomed.append(obj)
-        packs = _doomed_in_packs(repo, keep, sweep)
-        if (doomed or packs) and not dry_run:
+        sweeper = Sweeper(grace, dry_run=dry_run)
+        store = repo.store
+        garbage = store.garbage(keep, sweeper)
+        if garbage and not dry_run:
             # Invariant 7, and crash-safe: the stat cache forgets the blobs first, then
             # they go.  A crash in between costs a re-hash, never a missing blob.
-            gone = {p.parent.name + p.name for p in doomed}
-            for _pack, dead in packs:
-                gone.update(dead)
-            _prune_index(Path(repo.dot) / "index", gone)
-        for obj in doomed:
-            sweep.remove(obj, temporary=False)
-        for pack, dead in packs:
-            _repack(repo, pack, dead, sweep)
-        pack_dir = Path(repo.store.pack_dir)
-        indexed = {p.name for p in _children(pack_dir) if p.suffix == ".idx"}
-        for leftover in _children(pack_dir):
-            if leftover.suffix != ".idx" and leftover.stem + ".idx" not in indexed:
-                sweep.remove(leftover)  # a pack whose index was never renamed into place
-        for leftover in _children(Path(repo.dot) / "tmp"):
-            sweep.remove(leftover)
-        for directory, pattern in (
-            (Path(repo.root), re.compile(r"\.lambdaver\.tmp\.\d+|\.lambdaver\.toml\.tmp\..+")),
-            (Path(repo.dot), re.compile(r"\..+\.tmp\..+")),
-            (Path(repo.dot) / "cache", re.compile(r"\..+\.tmp\..+")),
-        ):
-            for leftover in _children(directory):
-                if pattern.fullmatch(leftover.name):
-                    sweep.remove(leftover)
-        for entry in _children(Path(repo.dot) / "cache" / "run"):
-            key, rest = entry.name[:64], entry.name[64:]
-            if not _HEX64.fullmatch(key):
-                continue
-            if rest.startswith((".tmp.", ".stale.")) or re.fullmatch(r"\.stat\.json\..+", rest):
-                sweep.remove(entry)
-            elif key not in trees:
-                sweep.remove(entry, count=rest == "")
+            _prune_index(repo.dot, garbage.digests())
+        store.collect(garbage, sweeper)
+        store.sweep_temporaries(sweeper)
+        sweep_temporaries(repo.root, sweeper, targets=(DOT, FUNCTION_FILE))
+        sweep_temporaries(repo.dot, sweeper)
+        sweep_temporaries(Path(repo.dot) / "cache", sweeper)
+        sweep_materialized(repo.derived_file(RUN), trees, sweeper)
     return {
-        "ObjectsRemoved": sweep.objects,
-        "BytesFreed": sweep.freed,
-        "TemporariesRemoved": sweep.temporaries,
+        "ObjectsRemoved": sweeper.objects,
+        "BytesFreed": sweeper.freed,
+        "TemporariesRemoved": sweeper.temporaries,
     }
-
-
-def _doomed_in_packs(
-    repo: Repository, keep: set[str], sweep: _Sweep
-) -> list[tuple[Pack, set[str]]]:
-    """``(pack, digests no version needs)`` of every pack older than the grace period
-    that holds such blobs."""
-    plans = []
-    for pack in repo.store.packs():
-        try:
-            st = Path(pack.idx_path).stat()
-        except FileNotFoundError:
-            continue
-        if not sweep.old(st):
-            continue
-        dead = {digest for digest, _off, _size in pack.entries() if digest not in keep}
-        if dead:
-            plans.append((pack, dead))
-    return plans
-
-
-def _repack(repo: Repository, pack: Pack, dead: set[str], sweep: _Sweep) -> None:
-    sweep.objects += len(dead)
-    sweep.freed += sum(size for digest, _off, size in pack.entries() if digest in dead)
-    if not sweep.dry_run:
-        repo.store.drop_from_pack(pack, dead)
 
 
 def _latest_roots(repo: Repository) -> tuple[set[str], str] | None:
@@ -361,15 +230,15 @@ def _latest_roots(repo: Repository) -> tuple[set[str], str] | None:
     runs from, to a gc that starts between its scan and its run."""
     try:
         state = repo.scan_latest()
-    except (LambdaverError, OSError):
+    except (LambdaverError, StorageError, OSError):
         return None
     return {m[3] for m in state.manifest}, state.tree
 
 
-def _prune_index(path: Path, deleted: set[str]) -> None:
+def _prune_index(dot: str, deleted: set[str]) -> None:
     """Invariant 7: drop the stat cache's entries that name a deleted blob (the cache
     would otherwise vouch for a blob that is gone, and publish would skip storing it)."""
-    StatCache(path).forget(deleted)
+    StatCache(Path(dot) / "index").forget(deleted)
 
 
 # --- fsck ----------------------------------------------------------------------------------
@@ -386,61 +255,34 @@ class _Fsck:
         self.problems.append({"Kind": kind, **where, "Message": message})
 
 
-def _objects_on_disk(objects_dir: Path) -> Iterator[tuple[str | None, Path]]:
-    """``(digest or None for a stray file, path)`` of every file under ``objects/``,
-    leaving out the temporaries of interrupted writes."""
-    for fan in _children(objects_dir):
-        if fan.name == "pack" and fan.is_dir():
-            continue  # checked pack by pack
-        if not fan.is_dir():
-            yield None, fan
-            continue
-        for obj in _children(fan):
-            if ".tmp." in obj.name:
-                continue
-            ok = _HEX2.fullmatch(fan.name) and _HEX62.fullmatch(obj.name) and obj.is_file()
-            yield (fan.name + obj.name if ok else None), obj
-
-
 def _check_packs(
     repo: Repository, f: _Fsck, roles: dict[str, dict[str, list[str]]], on_disk: set[str]
 ) -> None:
     """Every pack's index is whole and named by its hash, and every blob in it is re-hashed
     (invariant 1).  A pack without an index is a leftover, as a temporary is."""
-    for path in _children(Path(repo.store.pack_dir)):
-        rel = str(path.relative_to(repo.dot))
-        if path.suffix == ".pack":
-            continue
-        if path.suffix != ".idx" or not _HEX64.fullmatch(path.stem):
+    store = repo.store
+    for path, is_index in store.pack_files():
+        rel = os.path.relpath(path, repo.dot)
+        if not is_index:
             f.add("StrayFile", f"{rel} is not part of a pack", Path=rel)
             continue
         try:
-            pack = Pack(str(path))
-        except RepositoryCorrupt as exc:
-            f.add("CorruptPack", str(exc), Path=rel)
+            pack = Pack(path)
+        except CorruptData as exc:
+            f.add("CorruptPack", exc.message, Path=rel)
             continue
         if not pack.name_ok():
             f.add("CorruptPack", f"Pack index {rel} fails its hash check", Path=rel)
         for digest, offset, size in pack.entries():
             on_disk.add(digest)
             f.checked += 1
-            try:
-                for _chunk in read_blob(pack.pack_path, offset, size, digest, CHUNK):
-                    pass
-            except (OSError, RepositoryCorrupt):
+            if not store.verify_packed(pack, digest, offset, size):
                 f.add(
                     "CorruptObject",
                     f"Object {digest} fails its hash check (in pack {pack.name})"
                     + _users(roles, digest),
                     Object=digest,
                 )
-
-
-def _valid_compressed(path: Path, digest: str) -> bool:
-    try:
-        return sha256(zlib.decompress(path.read_bytes())).hexdigest() == digest
-    except (OSError, zlib.error):
-        return False
 
 
 def fsck(repo: Repository) -> dict[str, Any]:
@@ -491,7 +333,7 @@ def fsck(repo: Repository) -> dict[str, Any]:
                 manifests[rec.tree] = manifest_from_bytes(
                     store.get_bytes(rec.tree, compressed=True)
                 )
-            except (RepositoryCorrupt, ValueError, KeyError, TypeError):
+            except (CorruptData, ValueError, KeyError, TypeError):
                 continue  # reported below, as a missing or corrupt object
         manifest = manifests[rec.tree]
         for path, _mode, _size, blob in manifest:
@@ -504,7 +346,7 @@ def fsck(repo: Repository) -> dict[str, Any]:
             )
         try:
             config = store.get_bytes(rec.config_hash, compressed=True)
-        except RepositoryCorrupt:
+        except CorruptData:
             continue  # reported below, as a missing or corrupt object
         if config != rec.config.canonical_bytes():
             f.add(
@@ -515,8 +357,8 @@ def fsck(repo: Repository) -> dict[str, Any]:
 
     # Every object on disk, re-hashed (invariant 1).
     on_disk: set[str] = set()
-    for digest, obj_path in _objects_on_disk(Path(repo.dot) / "objects"):
-        rel = str(obj_path.relative_to(repo.dot))
+    for digest, obj_path in store.loose_objects():
+        rel = os.path.relpath(obj_path, repo.dot)
         if digest is None:
             f.add("StrayFile", f"{rel} is not an object", Path=rel)
             continue
@@ -524,11 +366,11 @@ def fsck(repo: Repository) -> dict[str, Any]:
         f.checked += 1
         kinds = {label.split()[0] for label in roles.get(digest, {})}
         if kinds & set(_COMPRESSED):
-            ok = _valid_compressed(obj_path, digest)
+            ok = store.verify_compressed(digest)
         elif kinds:
             ok = store.verify_blob(digest)
         else:  # unreferenced: either form will do
-            ok = store.verify_blob(digest) or _valid_compressed(obj_path, digest)
+            ok = store.verify_blob(digest) or store.verify_compressed(digest)
         if not ok:
             f.add(
                 "CorruptObject",

@@ -18,7 +18,6 @@ import contextlib
 import json
 import os
 import shutil
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +28,7 @@ from lambdaver.model.config import FunctionConfig
 from lambdaver.service.function_file import write_function_file
 from lambdaver.service.functions import publish as publish_version
 from lambdaver.service.repository import PENDING, Repository
-from lambdaver.storage.fileutil import atomic_write, fsync_dir, sync_filesystem
+from lambdaver.storage.fileutil import atomic_write, fsync_dir, sync_filesystem, tmp_name
 
 
 @dataclass
@@ -44,9 +43,7 @@ class Plan:
 
 @contextlib.contextmanager
 def staged_in(repo: Repository, kind: str) -> Iterator[Path]:
-    tmp = Path(repo.dot) / "tmp"
-    tmp.mkdir(exist_ok=True)
-    path = Path(tempfile.mkdtemp(prefix=f"{kind}.", dir=tmp))
+    path = Path(repo.store.new_tmp_dir(kind))
     try:
         yield path
     finally:
@@ -61,7 +58,7 @@ def _place(src: str, dst: Path) -> None:
     except OSError as exc:
         if exc.errno != 18:  # EXDEV
             raise
-        tmp = dst.with_name(f".{dst.name}.tmp.{os.getpid()}.{os.urandom(4).hex()}")
+        tmp = Path(tmp_name(dst))
         try:
             if Path(src).is_symlink():
                 tmp.symlink_to(Path(src).readlink())

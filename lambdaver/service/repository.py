@@ -29,7 +29,7 @@ from lambdaver.service.function_file import (
 from lambdaver.service.settings import Settings, SettingsMemo
 from lambdaver.storage import derived
 from lambdaver.storage.derived import Deferred, StatCache
-from lambdaver.storage.fileutil import RepositoryLock, atomic_write, fsync_dir
+from lambdaver.storage.fileutil import RepositoryLock, atomic_write, fsync_dir, tmp_name
 from lambdaver.storage.hashing import sha256
 from lambdaver.storage.metadata import MetaStore
 from lambdaver.storage.objects import ObjectStore
@@ -215,7 +215,7 @@ class Repository:
         import json
 
         root = os.fspath(root)
-        tmp = os.path.join(root, f"{DOT}.tmp.{os.getpid()}")
+        tmp = tmp_name(os.path.join(root, DOT))
         try:
             os.mkdir(tmp)
             for sub in ("objects", "objects/pack", "tmp", "cache"):
@@ -294,7 +294,7 @@ class Repository:
 
     @cached_property
     def meta(self) -> MetaStore:
-        memo = None if self._memo_off else self.cache_path(derived.REFS)
+        memo = None if self._memo_off else self.derived_file(derived.REFS)
         return MetaStore(os.path.join(self.dot, "meta.sqlite"), memo=memo)
 
     def on_lock(self, hook: Callable[[Repository], object] | None) -> None:
@@ -325,7 +325,7 @@ class Repository:
 
     @cached_property
     def function(self) -> FunctionFile:
-        path, cache = self.function_file_path, self.cache_path(derived.FUNCTION)
+        path, cache = self.function_file_path, self.derived_file(derived.FUNCTION)
         fn, cached = load_function_file(path, cache)
         if not cached:  # remember the parsed file if the command succeeds
             self.derived.defer(lambda: save_function_cache(path, cache, fn, time.time_ns()))
@@ -343,13 +343,13 @@ class Repository:
     def arns(self) -> Arns:
         return Arns(self.settings.region, self.settings.account_id, self.name)
 
-    def cache_path(self, name: str) -> str:
+    def derived_file(self, name: str) -> str:
         """A file of derived data (``name``: one of ``storage.derived``'s names)."""
         return derived_path(self.root, name)
 
     @property
     def settings_memo_path(self) -> str:
-        return self.cache_path(derived.SETTINGS)
+        return self.derived_file(derived.SETTINGS)
 
     def now(self) -> str:
         return aws_time(self.clock())
@@ -377,7 +377,7 @@ class Repository:
         gc.disable()
         try:
             entries = scan(self.root, ignore_rules())
-            cache = StatCache(self.cache_path(derived.INDEX))
+            cache = StatCache(self.derived_file(derived.INDEX))
             manifest = build_manifest(
                 self.root, entries, cache, self.store if store else None, progress
             )
@@ -456,7 +456,7 @@ class Repository:
         try:
             save_function_cache(
                 self.function_file_path,
-                self.cache_path(derived.FUNCTION),
+                self.derived_file(derived.FUNCTION),
                 self.function,
                 time.time_ns(),
             )

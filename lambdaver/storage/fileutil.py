@@ -1,4 +1,11 @@
-"""The one write primitive (temporary file, fsync, rename) and the repository lock."""
+"""The one write primitive (temporary file, fsync, rename), the one temporary-name scheme
+and the sweeping of stale temporaries, and the repository lock.
+
+Every temporary lambdaver makes is named by :func:`tmp_name` (``.NAME.tmp.PID.RANDOM``,
+beside the ``NAME`` it stands in for, or in ``tmp/``) and recognised by :func:`tmp_target`,
+which also knows the names older lambdavers used, so that ``gc`` sweeps their leftovers
+too (docs/FORMAT.md, "Temporaries").
+"""
 
 from __future__ import annotations
 
@@ -8,8 +15,6 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
-
-from lambdaver.errors import RepositoryIOError
 
 if TYPE_CHECKING:  # paths are plain strings (or os.PathLike): pathlib costs start-up time
     from typing import TypeAlias
@@ -27,8 +32,126 @@ def fsync_dir(path: StrPath) -> None:
 
 
 def tmp_name(target: StrPath) -> str:
+    """A new temporary's path for ``target``: ``.NAME.tmp.PID.RANDOM`` in its directory.
+
+    The one scheme for every temporary file or directory lambdaver makes; a rename turns
+    it into ``target`` (or it is removed).  :func:`tmp_target` recognises it."""
     head, tail = os.path.split(os.fspath(target))
     return os.path.join(head, f".{tail}.tmp.{os.getpid()}.{os.urandom(4).hex()}")
+
+
+# tmp_name's scheme, then the names of lambdavers from before it: loose objects and
+# materialisations (NAME.tmp.PID.RANDOM), replaced materialisations (NAME.stale.PID.RANDOM),
+# their stamps (NAME.stat.json.PID) and init's repository (.lambdaver.tmp.PID).
+_TMP_NAMES = (
+    r"\.(?P<a>.+)\.tmp\.\d+\.[0-9a-f]+"
+    r"|(?P<b>[^.].*)\.(?:tmp|stale)\.\d+\.[0-9a-f]+"
+    r"|(?P<c>[^.].*\.stat\.json)\.\d+"
+    r"|(?P<d>\.lambdaver)\.tmp\.\d+"
+)
+
+
+def tmp_target(name: str) -> str | None:
+    """The name of what the temporary ``name`` stands in for (``tmp_name``'s, or one an
+    older lambdaver made), or None if ``name`` is not a temporary's."""
+    import re
+
+    m = re.fullmatch(_TMP_NAMES, name)
+    if m is None:
+        return None
+    return m["a"] or m["b"] or m["c"] or m["d"]
+
+
+def sweep_temporaries(
+    directory: StrPath, sweeper: Sweeper, targets: tuple[str, ...] | None = None
+) -> None:
+    """Remove the stale temporaries in ``directory`` (only those standing in for one of
+    ``targets``, when given): see :class:`Sweeper`."""
+    for name in _listdir(directory):
+        target = tmp_target(name)
+        if target is not None and (targets is None or target in targets):
+            sweeper.remove(os.path.join(directory, name))
+
+
+def _listdir(directory: StrPath) -> list[str]:
+    try:
+        return sorted(os.listdir(directory))
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+
+
+class Sweeper:
+    """Removes files and directories older than a grace period (``gc``), and counts what
+    it removed: objects, temporaries and bytes.  With ``dry_run`` it only counts."""
+
+    def __init__(self, grace: float, *, dry_run: bool = False, now: float | None = None) -> None:
+        self.now = time.time() if now is None else now
+        self.grace = grace
+        self.dry_run = dry_run
+        self.objects = 0
+        self.temporaries = 0
+        self.freed = 0
+
+    def old(self, path: StrPath) -> bool:
+        """Whether ``path`` exists and was last modified before the grace period."""
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            return False
+        return self.now - st.st_mtime > self.grace
+
+    def remove(self, path: StrPath, *, temporary: bool = True, count: bool = True) -> None:
+        """Remove ``path`` (a file or a whole directory) if it is older than the grace
+        period; counted as a temporary, or as an object, or (``count`` false) only in bytes."""
+        import stat
+
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            return
+        if not self.now - st.st_mtime > self.grace:
+            return
+        is_dir = stat.S_ISDIR(st.st_mode)
+        size = _tree_size(path) if is_dir else st.st_size
+        if not self.dry_run:
+            try:
+                if is_dir:
+                    _rmtree(path)
+                else:
+                    os.unlink(path)
+            except FileNotFoundError:
+                return
+        self.freed += size
+        if count:
+            if temporary:
+                self.temporaries += 1
+            else:
+                self.objects += 1
+
+    def removed_objects(self, count: int, size: int) -> None:
+        """Count objects removed otherwise (from a pack)."""
+        self.objects += count
+        self.freed += size
+
+
+def _tree_size(path: StrPath) -> int:
+    total = 0
+    for dirpath, _dirs, files in os.walk(path):
+        for f in files:
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(dirpath, f)).st_size
+    return total
+
+
+def _rmtree(path: StrPath) -> None:
+    """Remove a tree, read-only materialisations included (their directories are writable,
+    so a plain rmtree works; make sure of it for ones a crash left half-made)."""
+    import shutil
+
+    with contextlib.suppress(OSError):
+        for dirpath, _dirs, _files in os.walk(path):
+            os.chmod(dirpath, 0o755)  # noqa: S103 - to delete it
+    shutil.rmtree(path)
 
 
 def atomic_write(target: StrPath, data: bytes, mode: int = 0o644) -> None:
@@ -111,8 +234,11 @@ class RepositoryLock:
         try:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
-            raise RepositoryIOError(
-                f"Cannot lock the repository ({self.path}): {exc.strerror}"
+            from lambdaver.storage.errors import StorageIOError
+
+            raise StorageIOError(
+                f"Cannot lock the repository ({self.path}): {exc.strerror}",
+                path=os.fspath(self.path),
             ) from exc
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

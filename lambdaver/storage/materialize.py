@@ -1,11 +1,11 @@
 """Write a tree out of the object store as a read-only directory, once, and reuse it.
 
 The copy is keyed by the tree's hash.  Every blob is verified while it is copied (a blob
-that fails its hash is ``RepositoryCorrupt``, naming it), and the stat of every file
+that fails its hash is ``CorruptData``, naming it), and the stat of every file
 written is recorded beside the copy; before each reuse the files are stat'ed again and a
 copy that was touched is thrown away and made afresh, so altered code is never run.
 Files are copies, not hard links: code that writes to its own files cannot reach the
-object store.
+object store.  ``gc`` removes the copies of trees no version uses with :func:`sweep`.
 """
 
 from __future__ import annotations
@@ -14,9 +14,16 @@ import contextlib
 import json
 import os
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
+from lambdaver.storage.fileutil import tmp_name, tmp_target
 from lambdaver.storage.objects import ObjectStore
 from lambdaver.storage.tree import MODE_EXEC, MODE_LINK, ManifestEntry
+
+if TYPE_CHECKING:
+    from lambdaver.storage.fileutil import Sweeper
+
+_STAMP = ".stat.json"
 
 
 def _stat_key(path: str) -> list[int]:
@@ -42,18 +49,18 @@ def materialize(
     """The tree ``manifest()`` as a directory ``cache/key``, made if missing or touched
     (``manifest`` is called only then)."""
     final = os.path.join(cache, key)
-    stamp = os.path.join(cache, f"{key}.stat.json")
+    stamp = os.path.join(cache, key + _STAMP)
     if os.path.isdir(final) and _intact(final, stamp):
         return final
     import shutil  # only when a copy is made: it imports compression modules
 
     os.makedirs(cache, exist_ok=True)
-    tmp = os.path.join(cache, f"{key}.tmp.{os.getpid()}.{os.urandom(4).hex()}")
+    tmp = tmp_name(final)
     try:
         keys = _write_tree(store, manifest(), tmp)
         stale = None
         if os.path.lexists(final):
-            stale = os.path.join(cache, f"{key}.stale.{os.getpid()}.{os.urandom(4).hex()}")
+            stale = tmp_name(final)
             with contextlib.suppress(OSError):
                 os.rename(final, stale)
         try:
@@ -61,7 +68,7 @@ def materialize(
         except OSError:  # another process made it first: use theirs
             shutil.rmtree(tmp, ignore_errors=True)
             return final
-        stamp_tmp = os.path.join(cache, f"{key}.stat.json.{os.getpid()}")
+        stamp_tmp = tmp_name(stamp)
         with open(stamp_tmp, "w", encoding="utf-8") as f:
             f.write(json.dumps(keys, separators=(",", ":")))
         os.replace(stamp_tmp, stamp)
@@ -71,6 +78,24 @@ def materialize(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return final
+
+
+def sweep(cache: str, keep: set[str], sweeper: Sweeper) -> None:
+    """Remove (when older than the sweeper's grace period) the stale temporaries in
+    ``cache``, and the copies of trees not in ``keep`` with their stamps: a copy counts
+    as a temporary, its stamp only in bytes."""
+    try:
+        names = sorted(os.listdir(cache))
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    for name in names:
+        path = os.path.join(cache, name)
+        if tmp_target(name) is not None:
+            sweeper.remove(path)
+            continue
+        key, rest = name[:64], name[64:]
+        if len(key) == 64 and not key.strip("0123456789abcdef") and key not in keep:
+            sweeper.remove(path, count=rest == "")
 
 
 def _write_tree(

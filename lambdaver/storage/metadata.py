@@ -16,13 +16,13 @@ import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from lambdaver.errors import RepositoryCorrupt, RepositoryIOError
 from lambdaver.value import Value
 
 if TYPE_CHECKING:
     import sqlite3
 
     from lambdaver.storage.derived import RefsMemo
+    from lambdaver.storage.errors import CorruptData, StorageIOError
     from lambdaver.storage.fileutil import StrPath
 
 # sqlite3 (with _sqlite3, about 1 ms) is imported when a connection is first needed:
@@ -96,11 +96,15 @@ class MetaStore:
             import sqlite3
 
             if not os.path.exists(self.path):
-                raise RepositoryCorrupt(f"Metadata database {self.path} is missing")
+                from lambdaver.storage.errors import CorruptData
+
+                raise CorruptData(f"Metadata database {self.path} is missing", path=self.path)
             try:
                 conn = sqlite3.connect(self.path, isolation_level=None, timeout=60.0)
             except sqlite3.Error as exc:
-                raise RepositoryIOError(f"Cannot open {self.path}: {exc}") from exc
+                from lambdaver.storage.errors import StorageIOError
+
+                raise StorageIOError(f"Cannot open {self.path}: {exc}", path=self.path) from exc
             try:
                 # The memos' change key is SQLite's file change counter, which only the
                 # rollback-journal modes maintain: a database someone switched to WAL
@@ -389,13 +393,15 @@ def _sqlite3() -> Any:
     return sqlite3
 
 
-def _error(path: str, exc: sqlite3.Error) -> RepositoryIOError | RepositoryCorrupt:
+def _error(path: str, exc: sqlite3.Error) -> StorageIOError | CorruptData:
     """Read-only, full or failing disks are I/O errors; anything else SQLite says about
     its own file ("not a database", "malformed", a missing table) is corruption."""
+    from lambdaver.storage.errors import CorruptData, StorageIOError
+
     sqlite3 = _sqlite3()
     text = str(exc)
     if "readonly" in text:
-        return RepositoryIOError(f"The repository is read-only: cannot write {path}")
+        return StorageIOError(f"The repository is read-only: cannot write {path}", path=path)
     if isinstance(exc, sqlite3.OperationalError) and any(w in text.lower() for w in _IO_WORDS):
-        return RepositoryIOError(f"Cannot write {path}: {text}")
-    return RepositoryCorrupt(f"{path} is damaged: {text}")
+        return StorageIOError(f"Cannot write {path}: {text}", path=path)
+    return CorruptData(f"{path} is damaged: {text}", path=path)

@@ -4,6 +4,9 @@ Blobs (file contents) are stored raw, so a version can be materialised with hard
 small structured records (trees, configurations, version records) are stored
 zlib-compressed.  The name is always the sha256 of the *uncompressed* bytes.  The store
 knows nothing of what it stores.
+
+The layout (fan-out directories, packs, ``tmp/``) is the store's alone: callers list its
+objects and packs, and have its stale temporaries swept, through its methods.
 """
 
 from __future__ import annotations
@@ -13,12 +16,12 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, BinaryIO
 
-from lambdaver.errors import RepositoryCorrupt
-from lambdaver.storage.fileutil import fsync_dir, sync_filesystem
+from lambdaver.storage.fileutil import fsync_dir, sync_filesystem, tmp_name
 from lambdaver.storage.hashing import sha256, sha256_small
 
 if TYPE_CHECKING:
-    from lambdaver.storage.fileutil import StrPath
+    from lambdaver.storage.errors import CorruptData
+    from lambdaver.storage.fileutil import StrPath, Sweeper
     from lambdaver.storage.pack import Pack
 
 CHUNK = 1 << 20
@@ -53,6 +56,46 @@ def _chunks(f: BinaryIO) -> Iterator[bytes]:
 
 def _in(packs: list[Pack], digest: bytes) -> bool:
     return any(p.find(digest) is not None for p in packs)
+
+
+def _corrupt(message: str, hexdigest: str) -> CorruptData:
+    from lambdaver.storage.errors import CorruptData
+
+    return CorruptData(message, digest=hexdigest)
+
+
+_HEX = frozenset("0123456789abcdef")
+
+
+def _is_hex(name: str, length: int) -> bool:
+    return len(name) == length and _HEX.issuperset(name)
+
+
+def _children(directory: str) -> list[str]:
+    try:
+        return sorted(os.listdir(directory))
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+
+
+class Garbage:
+    """What :meth:`ObjectStore.garbage` found that ``gc`` may delete: loose objects
+    ``(digest, path)``, and per pack the digests of its blobs nothing needs."""
+
+    __slots__ = ("loose", "packed")
+
+    def __init__(self) -> None:
+        self.loose: list[tuple[str, str]] = []
+        self.packed: list[tuple[Pack, set[str]]] = []
+
+    def __bool__(self) -> bool:
+        return bool(self.loose or self.packed)
+
+    def digests(self) -> set[str]:
+        out = {digest for digest, _path in self.loose}
+        for _pack, dead in self.packed:
+            out.update(dead)
+        return out
 
 
 class ObjectStore:
@@ -104,7 +147,7 @@ class ObjectStore:
 
     def _unpack(self, path: str, entries: Iterable[tuple[str, int, int]]) -> None:
         """Store blobs of the pack file ``path`` as loose objects, re-hashed on the way
-        (``RepositoryCorrupt`` if one fails); the caller syncs them."""
+        (``CorruptData`` if one fails); the caller syncs them."""
         from lambdaver.storage.pack import read_blob
 
         for hexdigest, offset, size in entries:
@@ -237,8 +280,16 @@ class ObjectStore:
             self._dirs.add(prefix)
         return os.path.join(d, hexdigest[2:])
 
+    def new_tmp_dir(self, kind: str) -> str:
+        """A new, empty, private directory in ``tmp/`` for a command's staged files
+        (``kind`` names it); the caller removes it, or ``gc`` once it is stale."""
+        os.makedirs(self.tmp, exist_ok=True)
+        path = tmp_name(os.path.join(self.tmp, kind))
+        os.mkdir(path, 0o700)
+        return path
+
     def _tmp_fd(self) -> tuple[int, str]:
-        name = os.path.join(self.tmp, f"obj.{os.getpid()}.{os.urandom(6).hex()}")
+        name = tmp_name(os.path.join(self.tmp, "obj"))
         return os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444), name
 
     def _commit(self, tmpname: str, hexdigest: str) -> None:
@@ -254,7 +305,7 @@ class ObjectStore:
         final = self._fanout(hexdigest)
         if os.path.exists(final) or self._packed(hexdigest) is not None:
             return
-        name = f"{final}.tmp.{os.getpid()}.{os.urandom(4).hex()}"
+        name = tmp_name(final)
         fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o444)
         try:
             try:
@@ -408,7 +459,7 @@ class ObjectStore:
         return None
 
     def get_bytes(self, hexdigest: str, *, compressed: bool = False) -> bytes:
-        """Read an object and verify its hash (``RepositoryCorrupt`` names it if it fails)."""
+        """Read an object and verify its hash (``CorruptData`` names it if it fails)."""
         import zlib
 
         try:
@@ -418,18 +469,18 @@ class ObjectStore:
             except FileNotFoundError as exc:
                 parts = self._read_packed(hexdigest)
                 if parts is None:
-                    raise RepositoryCorrupt(f"Object {hexdigest} is missing") from exc
+                    raise _corrupt(f"Object {hexdigest} is missing", hexdigest) from exc
                 raw = b"".join(parts)
             data = zlib.decompress(raw) if compressed else raw
         except zlib.error as exc:
-            raise RepositoryCorrupt(f"Object {hexdigest} is damaged: {exc}") from exc
+            raise _corrupt(f"Object {hexdigest} is damaged: {exc}", hexdigest) from exc
         if sha256_small(data).hexdigest() != hexdigest:
-            raise RepositoryCorrupt(f"Object {hexdigest} fails its hash check")
+            raise _corrupt(f"Object {hexdigest} fails its hash check", hexdigest)
         return data
 
     def stream_blob(self, hexdigest: str) -> Iterator[bytes]:
         """A raw blob's bytes in chunks, hashed on the way: after the last chunk, a blob
-        that is missing or fails its hash raises ``RepositoryCorrupt`` naming it.  Callers
+        that is missing or fails its hash raises ``CorruptData`` naming it.  Callers
         write what they receive somewhere temporary and commit only once it is exhausted."""
         h = sha256()
         try:
@@ -437,14 +488,14 @@ class ObjectStore:
         except FileNotFoundError as exc:
             parts = self._read_packed(hexdigest)
             if parts is None:
-                raise RepositoryCorrupt(f"Object {hexdigest} is missing") from exc
+                raise _corrupt(f"Object {hexdigest} is missing", hexdigest) from exc
         else:
             parts = _chunks(f)
         for chunk in parts:
             h.update(chunk)
             yield chunk
         if h.hexdigest() != hexdigest:
-            raise RepositoryCorrupt(f"Object {hexdigest} fails its hash check")
+            raise _corrupt(f"Object {hexdigest} fails its hash check", hexdigest)
 
     def copy_blob(self, hexdigest: str, target: str, mode: int) -> None:
         """Write a verified copy of a blob to the new file ``target`` with exactly ``mode``."""
@@ -456,9 +507,113 @@ class ObjectStore:
 
     def verify_blob(self, hexdigest: str) -> bool:
         """Re-hash a raw blob on disk without holding it whole in memory."""
+        from lambdaver.storage.errors import CorruptData
+
         try:
             for _chunk in self.stream_blob(hexdigest):
                 pass
-        except RepositoryCorrupt:
+        except CorruptData:
             return False
         return True
+
+    def verify_compressed(self, hexdigest: str) -> bool:
+        """Decompress and re-hash a compressed object (a tree or a record)."""
+        from lambdaver.storage.errors import CorruptData
+
+        try:
+            self.get_bytes(hexdigest, compressed=True)
+        except (OSError, CorruptData):
+            return False
+        return True
+
+    def verify_packed(self, pack: Pack, hexdigest: str, offset: int, size: int) -> bool:
+        """Re-hash one blob of ``pack`` (an entry of :meth:`Pack.entries`)."""
+        from lambdaver.storage.errors import CorruptData
+        from lambdaver.storage.pack import read_blob
+
+        try:
+            for _chunk in read_blob(pack.pack_path, offset, size, hexdigest, CHUNK):
+                pass
+        except (OSError, CorruptData):
+            return False
+        return True
+
+    # --- listing and collecting (gc, fsck) ------------------------------------------------
+
+    def loose_objects(self) -> Iterator[tuple[str | None, str]]:
+        """``(digest, path)`` of every file among the loose objects, in name order; the
+        digest is None for a stray file that is no object.  Packs and the temporaries of
+        interrupted writes are left out."""
+        from lambdaver.storage.fileutil import tmp_target
+
+        for fan in _children(self.root):
+            fan_path = os.path.join(self.root, fan)
+            if fan == "pack" and os.path.isdir(fan_path):
+                continue  # packs are listed by pack_files()
+            if not os.path.isdir(fan_path):
+                yield None, fan_path
+                continue
+            for name in _children(fan_path):
+                if tmp_target(name) is not None:
+                    continue
+                path = os.path.join(fan_path, name)
+                ok = _is_hex(fan, 2) and _is_hex(name, 62) and os.path.isfile(path)
+                yield (fan + name if ok else None), path
+
+    def pack_files(self) -> Iterator[tuple[str, bool]]:
+        """``(path, is_index)`` of every file in the pack directory but the packs
+        themselves, in name order: a pack's index (open it with :class:`Pack`), or a stray
+        file that belongs to no pack."""
+        for name in _children(self.pack_dir):
+            if name.endswith(".pack"):
+                continue
+            ok = name.endswith(".idx") and _is_hex(name[: -len(".idx")], 64)
+            yield os.path.join(self.pack_dir, name), ok
+
+    def garbage(self, keep: set[str], sweeper: Sweeper) -> Garbage:
+        """The objects not in ``keep`` that are older than the sweeper's grace period:
+        loose ones, and packed ones in packs whose index is that old."""
+        found = Garbage()
+        for digest, path in self.loose_objects():
+            if digest is not None and digest not in keep and sweeper.old(path):
+                found.loose.append((digest, path))
+        for pack in self.packs():
+            if not sweeper.old(pack.idx_path):
+                continue
+            dead = {digest for digest, _off, _size in pack.entries() if digest not in keep}
+            if dead:
+                found.packed.append((pack, dead))
+        return found
+
+    def collect(self, garbage: Garbage, sweeper: Sweeper) -> None:
+        """Delete what :meth:`garbage` found (under the repository lock): loose objects
+        are unlinked, packs rewritten without their dead blobs (:meth:`drop_from_pack`)."""
+        for _digest, path in garbage.loose:
+            sweeper.remove(path, temporary=False)
+        for pack, dead in garbage.packed:
+            sweeper.removed_objects(
+                len(dead), sum(size for digest, _off, size in pack.entries() if digest in dead)
+            )
+            if not sweeper.dry_run:
+                self.drop_from_pack(pack, dead)
+
+    def sweep_temporaries(self, sweeper: Sweeper) -> None:
+        """Remove the stale leftovers of interrupted writes: temporaries beside loose
+        objects, everything in ``tmp/``, and packs whose index never arrived."""
+        from lambdaver.storage.fileutil import tmp_target
+
+        for fan in _children(self.root):
+            fan_path = os.path.join(self.root, fan)
+            if fan == "pack" or not _is_hex(fan, 2):
+                continue
+            for name in _children(fan_path):
+                if tmp_target(name) is not None:
+                    sweeper.remove(os.path.join(fan_path, name))
+        names = _children(self.pack_dir)
+        indexed = {n for n in names if n.endswith(".idx")}
+        for name in names:
+            stem, suffix = os.path.splitext(name)
+            if suffix != ".idx" and stem + ".idx" not in indexed:
+                sweeper.remove(os.path.join(self.pack_dir, name))
+        for name in _children(self.tmp):
+            sweeper.remove(os.path.join(self.tmp, name))

@@ -23,14 +23,19 @@ import os
 import struct
 from collections.abc import Iterator
 
-from lambdaver.errors import RepositoryCorrupt
-from lambdaver.storage.fileutil import fsync_dir
+from lambdaver.storage.fileutil import fsync_dir, tmp_name
 from lambdaver.storage.hashing import sha256
 
 PACK_MAGIC = b"LVPACK\x00\x01"
 IDX_MAGIC = b"LVIDX\x00\x00\x01"
 _HEAD = struct.Struct(">8sQ")  # magic, entry count
 ENTRY = struct.Struct(">32sQQ")  # digest, offset, size
+
+
+def _corrupt(message: str, path: str, hexdigest: str | None = None) -> Exception:
+    from lambdaver.storage.errors import CorruptData
+
+    return CorruptData(message, path=path, digest=hexdigest)
 
 
 class Pack:
@@ -45,10 +50,10 @@ class Pack:
         with open(idx_path, "rb") as f:
             self.data = f.read()
         if len(self.data) < _HEAD.size:
-            raise RepositoryCorrupt(f"Pack index {idx_path} is truncated")
+            raise _corrupt(f"Pack index {idx_path} is truncated", idx_path)
         magic, self.count = _HEAD.unpack_from(self.data)
         if magic != IDX_MAGIC or len(self.data) != _HEAD.size + self.count * ENTRY.size:
-            raise RepositoryCorrupt(f"Pack index {idx_path} is damaged")
+            raise _corrupt(f"Pack index {idx_path} is damaged", idx_path)
 
     def find(self, digest: bytes) -> tuple[int, int] | None:
         """``(offset, size)`` of the blob with this raw digest, or None."""
@@ -85,14 +90,14 @@ def load_packs(pack_dir: str) -> list[Pack]:
 
 def read_range(path: str | int, offset: int, size: int, chunk: int) -> Iterator[bytes]:
     """The bytes ``[offset, offset + size)`` of ``path`` (or of an open descriptor, which
-    is closed at the end) in chunks; a short file is ``RepositoryCorrupt``."""
+    is closed at the end) in chunks; a short file is ``CorruptData``."""
     fd = path if isinstance(path, int) else os.open(path, os.O_RDONLY)
     try:
         left = size
         while left:
             data = os.pread(fd, min(chunk, left), offset)
             if not data:
-                raise RepositoryCorrupt(f"Pack {path} is truncated")
+                raise _corrupt(f"Pack {path} is truncated", str(path))
             offset += len(data)
             left -= len(data)
             yield data
@@ -102,7 +107,7 @@ def read_range(path: str | int, offset: int, size: int, chunk: int) -> Iterator[
 
 def read_blob(path: str, offset: int, size: int, hexdigest: str, chunk: int) -> Iterator[bytes]:
     """A packed blob's bytes in chunks, hashed on the way: after the last chunk, a blob
-    that fails its hash raises ``RepositoryCorrupt`` naming it and its pack.  Callers
+    that fails its hash raises ``CorruptData`` naming it and its pack.  Callers
     write what they receive somewhere temporary and keep it only once it is exhausted."""
     h = sha256()
     for data in read_range(path, offset, size, chunk):
@@ -110,7 +115,7 @@ def read_blob(path: str, offset: int, size: int, hexdigest: str, chunk: int) -> 
         yield data
     if h.hexdigest() != hexdigest:
         name = os.path.basename(path)
-        raise RepositoryCorrupt(f"Object {hexdigest} fails its hash check (in pack {name})")
+        raise _corrupt(f"Object {hexdigest} fails its hash check (in pack {name})", path, hexdigest)
 
 
 class PackWriter:
@@ -129,9 +134,8 @@ class PackWriter:
         import mmap
 
         self.pack_dir = pack_dir
-        stem = os.path.join(tmp_dir, f"pack.{os.getpid()}.{os.urandom(6).hex()}")
-        self.tmp_pack = stem + ".pack"
-        self.tmp_idx = stem + ".idx"
+        self.tmp_pack = tmp_name(os.path.join(tmp_dir, "pack"))
+        self.tmp_idx = tmp_name(os.path.join(tmp_dir, "idx"))
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
         direct = getattr(os, "O_DIRECT", 0)
         try:

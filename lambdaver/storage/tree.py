@@ -13,7 +13,6 @@ import stat
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from lambdaver.errors import InvalidParameterValueException
 from lambdaver.storage.hashing import sha256
 from lambdaver.storage.objects import CHUNK, PACK_MIN, ObjectStore
 
@@ -27,6 +26,13 @@ MODE_LINK = "120000"
 MANIFEST_FORMAT = 1
 
 ManifestEntry = tuple[str, str, int, str]  # path, mode, size, sha256 hex
+
+
+def _bad_entry(message: str, path: str, reason: str, detail: str = "") -> Exception:
+    """A ``BadTreeEntry`` (imported only when there is one to raise)."""
+    from lambdaver.storage.errors import BadTreeEntry
+
+    return BadTreeEntry(message, path=path, reason=reason, detail=detail)
 
 
 class Entry:
@@ -91,7 +97,9 @@ class IgnoreRules:
         except FileNotFoundError:
             return
         except (OSError, UnicodeDecodeError) as exc:
-            raise InvalidParameterValueException(f"Cannot read {path}: {exc}") from exc
+            raise _bad_entry(
+                f"Cannot read {path}: {exc}", path, "unreadable-ignore-file", str(exc)
+            ) from exc
         import pathspec  # only when there is an ignore file: keeps start-up fast
 
         self._spec = pathspec.GitIgnoreSpec.from_lines(text.splitlines())
@@ -131,8 +139,11 @@ def scan(root: StrPath, rules: IgnoreRules) -> list[Entry]:
         try:
             it = os.scandir(abs_dir)
         except OSError as exc:
-            raise InvalidParameterValueException(
-                f"Cannot read directory '{rel_dir or '.'}': {exc.strerror}"
+            raise _bad_entry(
+                f"Cannot read directory '{rel_dir or '.'}': {exc.strerror}",
+                rel_dir[:-1] or ".",
+                "unreadable",
+                exc.strerror or "",
             ) from exc
         top = not rel_dir
         with it:
@@ -148,8 +159,11 @@ def scan(root: StrPath, rules: IgnoreRules) -> list[Entry]:
                         continue
                     st = de.stat(follow_symlinks=False)
                 except OSError as exc:
-                    raise InvalidParameterValueException(
-                        f"Cannot read '{rel}': {exc.strerror}"
+                    raise _bad_entry(
+                        f"Cannot read '{rel}': {exc.strerror}",
+                        rel,
+                        "unreadable",
+                        exc.strerror or "",
                     ) from exc
                 if name.endswith(suffixes) or (spec is not None and spec.match_file(rel)):
                     continue
@@ -175,9 +189,11 @@ def scan(root: StrPath, rules: IgnoreRules) -> list[Entry]:
                         )
                     )
                 else:
-                    raise InvalidParameterValueException(
+                    raise _bad_entry(
                         f"'{rel}' is not a regular file, directory or symlink; "
-                        "remove it or list it in .lambdaverignore"
+                        "remove it or list it in .lambdaverignore",
+                        rel,
+                        "special-file",
                     )
     out.sort(key=lambda e: e.path)
     return out
@@ -185,8 +201,11 @@ def scan(root: StrPath, rules: IgnoreRules) -> list[Entry]:
 
 def _check_link(rel: str, target: str) -> None:
     if os.path.isabs(target):
-        raise InvalidParameterValueException(
-            f"Symlink '{rel}' points outside the function directory (absolute target '{target}')"
+        raise _bad_entry(
+            f"Symlink '{rel}' points outside the function directory (absolute target '{target}')",
+            rel,
+            "link-outside",
+            target,
         )
     parts: list[str] = rel.split("/")[:-1]
     for part in target.split("/"):
@@ -194,8 +213,11 @@ def _check_link(rel: str, target: str) -> None:
             continue
         if part == "..":
             if not parts:
-                raise InvalidParameterValueException(
-                    f"Symlink '{rel}' points outside the function directory (target '{target}')"
+                raise _bad_entry(
+                    f"Symlink '{rel}' points outside the function directory (target '{target}')",
+                    rel,
+                    "link-outside",
+                    target,
                 )
             parts.pop()
         else:
@@ -216,13 +238,13 @@ def _raise_read_error(exc: OSError, rel: str) -> NoReturn:
     """Raise what a user is told when reading ``rel`` from the function directory failed
     (call from the ``except`` block that caught ``exc``)."""
     if isinstance(exc, FileNotFoundError):
-        raise InvalidParameterValueException(
-            f"'{rel}' disappeared while it was being read"
-        ) from exc
+        raise _bad_entry(f"'{rel}' disappeared while it was being read", rel, "vanished") from exc
     if isinstance(exc, IsADirectoryError):
-        raise InvalidParameterValueException(f"'{rel}' changed while it was being read") from exc
+        raise _bad_entry(f"'{rel}' changed while it was being read", rel, "changed") from exc
     if isinstance(exc, PermissionError):
-        raise InvalidParameterValueException(f"Cannot read '{rel}': Permission denied") from exc
+        raise _bad_entry(
+            f"Cannot read '{rel}': Permission denied", rel, "unreadable", "Permission denied"
+        ) from exc
     raise exc
 
 
