@@ -205,6 +205,55 @@ def executor_for(runtime: str) -> Executor:
     raise LookupError(f"no executor for runtime {runtime!r}")
 
 
+# --- what Lambda's platform adds around any runtime ---------------------------------------
+
+#: ``errorType`` of an invocation stopped at its timeout.
+TIMED_OUT = "Sandbox.Timedout"
+
+
+def error_payload(message: str, error_type: str) -> bytes:
+    """The platform's error object (a timeout, a runtime that exited)."""
+    import json  # loaded already whenever an invocation runs
+
+    return json.dumps({"errorMessage": message, "errorType": error_type}).encode("utf-8")
+
+
+def timed_out(request_id: str, timeout: int) -> tuple[bytes, str]:
+    """The payload and the log line of an invocation stopped at its timeout."""
+    message = f"Task timed out after {timeout:.2f} seconds"
+    payload = error_payload(f"RequestId: {request_id} Error: {message}", TIMED_OUT)
+    return payload, f"{_iso_now()} {request_id} {message}\n"
+
+
+def end_of_log(
+    request_id: str,
+    duration_ms: float,
+    memory_size: int,
+    max_memory_mb: int,
+    init_duration_ms: float | None,
+) -> tuple[int, str]:
+    """The billed duration (whole milliseconds, at least 1) and the ``END`` and ``REPORT``
+    lines that close every invocation's log."""
+    import math  # built in: nothing to load
+
+    billed = max(1, math.ceil(duration_ms))
+    report = (
+        f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
+        f"Billed Duration: {billed} ms\tMemory Size: {memory_size} MB\t"
+        f"Max Memory Used: {max_memory_mb} MB\t"
+    )
+    if init_duration_ms is not None:
+        report += f"Init Duration: {init_duration_ms:.2f} ms\t"
+    return billed, f"END RequestId: {request_id}\n{report}\n"
+
+
+def _iso_now() -> str:
+    import time  # loaded already whenever an invocation runs
+
+    now = time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}Z"
+
+
 def log_tail_base64(log: str) -> str:
     """``LogResult``: base64 of the last 4096 bytes of the UTF-8 log."""
     import base64  # only for --log-type Tail
@@ -221,9 +270,13 @@ __all__ = [
     "Executor",
     "InvokeResult",
     "OneShotPool",
+    "TIMED_OUT",
     "Warn",
+    "end_of_log",
+    "error_payload",
     "executor_for",
     "log_tail_base64",
     "register",
     "runtime_family",
+    "timed_out",
 ]

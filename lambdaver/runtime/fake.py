@@ -18,7 +18,16 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from lambdaver.runtime import Environment, EnvironmentSpec, Executor, InvokeResult, Warn
+from lambdaver.runtime import (
+    TIMED_OUT,
+    Environment,
+    EnvironmentSpec,
+    Executor,
+    InvokeResult,
+    Warn,
+    end_of_log,
+    timed_out,
+)
 
 Handler = Callable[[Any, Any], object]
 
@@ -70,40 +79,25 @@ class FakeEnvironment(Environment):
         self.invocations.append((payload, request_id, invoked_function_arn))
         spec = self.spec
         started = time.monotonic()
+        error_type: str | None = None
         try:
             body = self._call(payload, request_id, invoked_function_arn, started)
-            error: dict[str, Any] | None = None
         except Exception as e:  # noqa: BLE001 - whatever the handler raised
-            body = b""
-            error = {
-                "errorMessage": str(e),
-                "errorType": getattr(e, "error_type", type(e).__name__),
-                "requestId": request_id,
-                "stackTrace": [],
-            }
+            error_type = getattr(e, "error_type", type(e).__name__)
+            error = {"errorMessage": str(e), "errorType": error_type}
+            body = json.dumps({**error, "requestId": request_id, "stackTrace": []}).encode()
         duration = (time.monotonic() - started) * 1000
+        notice = ""
         if duration > spec.timeout * 1000:  # as if it had been stopped at the deadline
             duration = spec.timeout * 1000.0
-            message = f"Task timed out after {spec.timeout:.2f} seconds"
-            error = {
-                "errorMessage": f"RequestId: {request_id} Error: {message}",
-                "errorType": "Sandbox.Timedout",
-            }
-        if error is not None:
-            body = json.dumps(error).encode("utf-8")
-        billed = max(1, int(-(-duration // 1)))
-        log = (
-            f"START RequestId: {request_id} Version: {spec.function_version}\n"
-            f"END RequestId: {request_id}\n"
-            f"REPORT RequestId: {request_id}\tDuration: {duration:.2f} ms\t"
-            f"Billed Duration: {billed} ms\tMemory Size: {spec.memory_size} MB\t"
-            "Max Memory Used: 1 MB\t\n"
-        )
+            error_type = TIMED_OUT
+            body, notice = timed_out(request_id, spec.timeout)
+        billed, end = end_of_log(request_id, duration, spec.memory_size, 1, None)
         return InvokeResult(
             payload=body,
-            function_error=None if error is None else "Unhandled",
-            error_type=None if error is None else str(error["errorType"]),
-            log=log,
+            function_error=None if error_type is None else "Unhandled",
+            error_type=error_type,
+            log=f"START RequestId: {request_id} Version: {spec.function_version}\n{notice}{end}",
             duration_ms=duration,
             billed_duration_ms=billed,
             max_memory_used_mb=1,

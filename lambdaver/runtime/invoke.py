@@ -21,12 +21,16 @@ import time
 from typing import Any
 
 from lambdaver.runtime import (
+    TIMED_OUT,
     Environment,
     EnvironmentSpec,
     Executor,
     InvokeResult,
     Warn,
+    end_of_log,
+    error_payload,
     interpreter,
+    timed_out,
 )
 from lambdaver.runtime.var_runtime import bootstrap
 
@@ -477,10 +481,8 @@ def _result(
     function_error: str | None = "Unhandled"
     error_type: str | None
     if outcome.timed_out:
-        error_type = "Sandbox.Timedout"
-        message = f"Task timed out after {spec.timeout:.2f} seconds"
-        payload = _error_payload(f"RequestId: {rid} Error: {message}", error_type)
-        notice = f"{_iso_now()} {rid} {message}\n"
+        error_type = TIMED_OUT
+        payload, notice = timed_out(rid, spec.timeout)
     elif kind == bootstrap.RESULT:
         payload, function_error, error_type = body, None, None
     elif kind == bootstrap.ERROR:
@@ -491,7 +493,7 @@ def _result(
         else:
             error_type, reason = "Runtime.ExitError", _describe_exit(status)
         message = f"RequestId: {rid} Error: {reason}"
-        payload = _error_payload(message, error_type)
+        payload = error_payload(message, error_type)
         notice = f"{message}\n{error_type}\n"
 
     if outcome.timed_out:
@@ -502,20 +504,13 @@ def _result(
     init_duration = (
         (outcome.init_done - outcome.started) * 1000 if outcome.init_done is not None else None
     )
-    billed = max(1, math.ceil(duration))
-
+    billed, end = end_of_log(rid, duration, spec.memory_size, max_memory_mb, init_duration)
     text = outcome.log.decode("utf-8", "replace")
     if outcome.init_done is None:  # the process never wrote its START line
         text = bootstrap.start_line(rid, spec.function_version) + text
     if not text.endswith("\n"):
         text += "\n"
-    report = (
-        f"REPORT RequestId: {rid}\tDuration: {duration:.2f} ms\tBilled Duration: {billed} ms\t"
-        f"Memory Size: {spec.memory_size} MB\tMax Memory Used: {max_memory_mb} MB\t"
-    )
-    if init_duration is not None:
-        report += f"Init Duration: {init_duration:.2f} ms\t"
-    text += f"{notice}END RequestId: {rid}\n{report}\n"
+    text += notice + end
 
     return InvokeResult(
         payload=payload,
@@ -529,10 +524,6 @@ def _result(
         interpreter=executable,
         log_stream_name=log_stream_name,
     )
-
-
-def _error_payload(message: str, error_type: str) -> bytes:
-    return json.dumps({"errorMessage": message, "errorType": error_type}).encode("utf-8")
 
 
 def _error_type_of(body: bytes) -> str | None:
@@ -564,11 +555,6 @@ def _describe_exit(status: int | None) -> str:
         name = signal.strsignal(number) or f"signal {number}"
         return f"Runtime exited with error: signal: {name[:1].lower()}{name[1:]}"
     return f"Runtime exited with error: exit status {os.WEXITSTATUS(status)}"
-
-
-def _iso_now() -> str:
-    now = time.time()
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}Z"
 
 
 class _LogBuffer:

@@ -165,6 +165,7 @@ def test_a_handler_past_its_timeout_is_timed_out(deploy: Deploy) -> None:
         "errorType": "Sandbox.Timedout",
     }
     assert result.duration_ms == 1000.0
+    assert f"Z {rid} Task timed out after 1.00 seconds\nEND RequestId: {rid}\n" in result.log
 
 
 def test_stop_can_be_called_twice(deploy: Deploy) -> None:
