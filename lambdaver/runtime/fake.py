@@ -18,16 +18,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from lambdaver.runtime import (
-    TIMED_OUT,
-    Environment,
-    EnvironmentSpec,
-    Executor,
-    InvokeResult,
-    Warn,
-    end_of_log,
-    timed_out,
-)
+from lambdaver import runtime
 
 Handler = Callable[[Any, Any], object]
 
@@ -35,7 +26,7 @@ Handler = Callable[[Any, Any], object]
 class FakeContext:
     """The handler's context: the attributes awslambdaric's has, from the spec."""
 
-    def __init__(self, spec: EnvironmentSpec, request_id: str, arn: str, deadline: float):
+    def __init__(self, spec: runtime.EnvironmentSpec, request_id: str, arn: str, deadline: float):
         self.function_name = spec.function_name
         self.function_version = spec.function_version
         self.invoked_function_arn = arn
@@ -49,31 +40,35 @@ class FakeContext:
         return max(int((self._deadline - time.monotonic()) * 1000), 0)
 
 
-class FakeExecutor(Executor):
+class FakeExecutor(runtime.Executor):
     def __init__(self, handlers: dict[str, Handler] | None = None) -> None:
         self.handlers: dict[str, Handler] = dict(handlers or {})
         #: Every environment started, in order.
         self.environments: list[FakeEnvironment] = []
 
     @property
-    def started(self) -> list[EnvironmentSpec]:
+    def started(self) -> list[runtime.EnvironmentSpec]:
         return [environment.spec for environment in self.environments]
 
-    def start(self, spec: EnvironmentSpec, warn: Warn | None = None) -> FakeEnvironment:
+    def start(
+        self, spec: runtime.EnvironmentSpec, warn: runtime.Warn | None = None
+    ) -> FakeEnvironment:
         environment = FakeEnvironment(self, spec)
         self.environments.append(environment)
         return environment
 
 
-class FakeEnvironment(Environment):
-    def __init__(self, executor: FakeExecutor, spec: EnvironmentSpec) -> None:
+class FakeEnvironment(runtime.Environment):
+    def __init__(self, executor: FakeExecutor, spec: runtime.EnvironmentSpec) -> None:
         self.executor = executor
         self.spec = spec
         #: (payload, request id, invoked function ARN) of every invocation.
         self.invocations: list[tuple[bytes, str, str]] = []
         self.stopped = False
 
-    def invoke(self, payload: bytes, *, request_id: str, invoked_function_arn: str) -> InvokeResult:
+    def invoke(
+        self, payload: bytes, *, request_id: str, invoked_function_arn: str
+    ) -> runtime.InvokeResult:
         if self.stopped:
             raise RuntimeError("invoked a stopped environment")
         self.invocations.append((payload, request_id, invoked_function_arn))
@@ -90,10 +85,10 @@ class FakeEnvironment(Environment):
         notice = ""
         if duration > spec.timeout * 1000:  # as if it had been stopped at the deadline
             duration = spec.timeout * 1000.0
-            error_type = TIMED_OUT
-            body, notice = timed_out(request_id, spec.timeout)
-        billed, end = end_of_log(request_id, duration, spec.memory_size, 1, None)
-        return InvokeResult(
+            error_type = runtime.TIMED_OUT
+            body, notice = runtime.timed_out(request_id, spec.timeout)
+        billed, end = runtime.end_of_log(request_id, duration, spec.memory_size, 1, None)
+        return runtime.InvokeResult(
             payload=body,
             function_error=None if error_type is None else "Unhandled",
             error_type=error_type,
