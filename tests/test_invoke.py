@@ -5,9 +5,15 @@ from __future__ import annotations
 import base64
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from lambdaver.runtime import Environment, EnvironmentPool, EnvironmentSpec, Executor, Warn
+from lambdaver.runtime.fake import FakeEnvironment, FakeExecutor
 
 from conftest import Fn, run_cli
 
@@ -213,3 +219,106 @@ def test_invoke_help_lists_statuses() -> None:
     r = run_cli("invoke", "--help")
     assert "1 it returned a function error" in r.stdout
     assert os.environ.get("LAMBDAVER_OUTPUT") is None
+
+
+# --- the service through the executor interface, with the fake executor --------------------
+
+
+def _fake_handler(event: Any, context: Any) -> Any:
+    return {"event": event, "arn": context.invoked_function_arn, "rid": context.aws_request_id}
+
+
+@pytest.fixture
+def fake(monkeypatch: pytest.MonkeyPatch) -> FakeExecutor:
+    """The fake executor, registered for every Python runtime."""
+    executor = FakeExecutor({"app.handler": _fake_handler})
+    monkeypatch.setattr("lambdaver.runtime.EXECUTORS", {"python": executor})
+    return executor
+
+
+def test_invoke_hands_the_version_to_the_registered_executor(
+    versions: Fn, fake: FakeExecutor
+) -> None:
+    arn = "arn:aws:lambda:us-east-1:000000000000:function:hello"
+    code_, meta, p = invoke(versions, "--qualifier", "1", "--payload", '{"k": 1}')
+    assert (code_, meta) == (0, {"StatusCode": 200, "ExecutedVersion": "1"})
+    (environment,) = fake.environments
+    spec = environment.spec
+    assert (spec.function_name, spec.function_version) == ("hello", "1")
+    assert spec.handler == "app.handler"
+    assert (spec.environment, spec.region) == ({"STAGE": "one"}, "us-east-1")
+    assert (spec.timeout, spec.memory_size) == (3, 128)
+    assert spec.runtime.startswith("python")
+    assert (Path(spec.code_dir) / "app.py").read_text() == code("one")  # the version's code
+    ((payload, request_id, invoked_arn),) = environment.invocations
+    assert (payload, invoked_arn) == (b'{"k": 1}', f"{arn}:1")
+    assert p == {"event": {"k": 1}, "arn": f"{arn}:1", "rid": request_id}
+    assert environment.stopped  # one invocation, one environment
+    (event,) = versions.ok("logs")["Events"]
+    assert (event["RequestId"], event["ExecutedVersion"]) == (request_id, "1")
+    assert event["Log"].startswith(f"START RequestId: {request_id} Version: 1\n")
+
+
+def test_invoke_reports_what_the_executor_returns(fn: Fn, fake: FakeExecutor) -> None:
+    fake.handlers["app.handler"] = lambda event, context: 1 / 0
+    code_, meta, p = invoke(fn)
+    assert code_ == 1
+    assert meta == {"StatusCode": 200, "FunctionError": "Unhandled", "ExecutedVersion": "$LATEST"}
+    assert (p["errorType"], p["errorMessage"]) == ("ZeroDivisionError", "division by zero")
+    assert fn.ok("metrics")["Metrics"][0]["Errors"] == 1
+
+
+class WarmPool(EnvironmentPool):
+    """What a server would keep: one idle environment per spec, reused."""
+
+    def __init__(self, executor: Executor) -> None:
+        self.executor = executor
+        self.idle: dict[str, Environment] = {}
+
+    def acquire(self, spec: EnvironmentSpec, warn: Warn | None = None) -> Environment:
+        key = repr(spec)
+        return self.idle.pop(key, None) or self.executor.start(spec, warn)
+
+    def release(self, environment: Environment) -> None:
+        assert isinstance(environment, FakeEnvironment)
+        self.idle[repr(environment.spec)] = environment
+
+
+def test_the_service_takes_environments_from_the_pool_it_is_given(versions: Fn) -> None:
+    from lambdaver.service.invoke import invoke as service_invoke
+    from lambdaver.service.repository import Repository
+    from lambdaver.service.settings import load_settings
+
+    fake = FakeExecutor({"app.handler": _fake_handler})
+    pool = WarmPool(fake)
+    repo = Repository.discover(versions.root, load_settings())
+    outputs = [
+        service_invoke(repo, qualifier=q, payload=b'{"n": 1}', environments=pool)
+        for q in ("1", "1", "2", "1")
+    ]
+    assert [o.executed_version for o in outputs] == ["1", "1", "2", "1"]
+    assert [e.spec.function_version for e in fake.environments] == ["1", "2"]  # warm reuse
+    assert [len(e.invocations) for e in fake.environments] == [3, 1]
+    assert not any(e.stopped for e in fake.environments)
+
+
+def test_the_service_needs_nothing_of_the_python_executor(fn: Fn) -> None:
+    """With another executor registered, invoke never imports the Python one."""
+    script = (
+        "import json, sys\n"
+        "from lambdaver.runtime import register\n"
+        "from lambdaver.runtime.fake import FakeExecutor\n"
+        "from lambdaver.service.invoke import invoke\n"
+        "from lambdaver.service.repository import Repository\n"
+        "from lambdaver.service.settings import load_settings\n"
+        "register('python', FakeExecutor({'app.handler': lambda e, c: 'faked'}))\n"
+        "out = invoke(Repository.discover('.', load_settings()), qualifier=None)\n"
+        "print(json.dumps([out.payload.decode(), sorted(m for m in sys.modules\n"
+        "                  if m.startswith('lambdaver.runtime'))]))\n"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", script], cwd=fn.root, capture_output=True, text=True, check=True
+    )
+    payload, modules = json.loads(r.stdout)
+    assert payload == '"faked"'
+    assert modules == ["lambdaver.runtime", "lambdaver.runtime.fake", "lambdaver.runtime.journal"]

@@ -1,11 +1,12 @@
-"""Run one invocation of a function version in a separate process (lambdaver's "sandbox").
+"""The Python executor: each invocation of a version in a process of its own ("sandbox").
 
-:func:`run` starts the function's process (a fork of this process, or another interpreter
-running ``var_runtime/bootstrap.py``; see :mod:`lambdaver.runtime.interpreter`), feeds it
-the job, and supervises it: it collects the log (the process's stdout and stderr) and the
-result frames (a separate pipe, so nothing printed can mix into the payload), enforces
-the timeout by killing the whole process group, and turns what happened into AWS's
-payload, ``FunctionError`` and log text (``START`` ... ``END``, ``REPORT``).
+:meth:`PythonEnvironment.invoke` starts the function's process (a fork of this process,
+or another interpreter running ``var_runtime/bootstrap.py``; see
+:mod:`lambdaver.runtime.interpreter`), feeds it the job, and supervises it: it collects
+the log (the process's stdout and stderr) and the result frames (a separate pipe, so
+nothing printed can mix into the payload), enforces the timeout by killing the whole
+process group, and turns what happened into AWS's payload, ``FunctionError`` and log text
+(``START`` ... ``END``, ``REPORT``).
 """
 
 from __future__ import annotations
@@ -17,15 +18,21 @@ import os
 import select
 import sys
 import time
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from lambdaver.runtime import interpreter
+from lambdaver.runtime import (
+    TIMED_OUT,
+    Environment,
+    EnvironmentSpec,
+    Executor,
+    InvokeResult,
+    Warn,
+    end_of_log,
+    error_payload,
+    interpreter,
+    timed_out,
+)
 from lambdaver.runtime.var_runtime import bootstrap
-from lambdaver.value import Value
-
-if TYPE_CHECKING:
-    from lambdaver.storage.fileutil import StrPath
 
 #: Where the bootstrap lives: Lambda's ``LAMBDA_RUNTIME_DIR`` and ``PYTHONPATH``.
 BOOTSTRAP = os.path.abspath(bootstrap.__file__)
@@ -42,106 +49,70 @@ DRAIN_SECONDS = 0.25
 #: Log bytes kept: the first HEAD and the last TAIL, with a marker for what was dropped.
 LOG_HEAD_BYTES = 1 << 20
 LOG_TAIL_BYTES = 3 << 20
-#: ``LogResult`` is the last 4 KB of the log.
-LOG_RESULT_BYTES = 4096
 
 _CHUNK = 1 << 16
 
 
-class InvokeSpec(Value):
-    __slots__ = (
-        "code_dir",
-        "environment",
-        "function_name",
-        "function_version",
-        "handler",
-        "invoked_function_arn",
-        "log_stream_name",
-        "memory_size",
-        "payload",
-        "region",
-        "request_id",
-        "runtime",
-        "timeout",
-    )
+class PythonExecutor(Executor):
+    """Python runtimes: every invocation is a cold start, in a process of its own (a fork
+    of this one, or another interpreter; see :mod:`lambdaver.runtime.interpreter`).
+    Runtimes of other families run here too, after a warning, until they have their own."""
 
-    def __init__(
-        self,
-        code_dir: StrPath,
-        handler: str,
-        runtime: str,
-        environment: dict[str, str],
-        function_name: str,
-        function_version: str,
-        invoked_function_arn: str,
-        memory_size: int,
-        timeout: int,
-        region: str,
-        payload: bytes,
-        request_id: str,
-        log_stream_name: str = "",
-    ) -> None:
-        self.code_dir = code_dir
-        self.handler = handler
-        self.runtime = runtime
-        self.environment = environment
-        self.function_name = function_name
-        self.function_version = function_version
-        self.invoked_function_arn = invoked_function_arn
-        self.memory_size = memory_size
-        self.timeout = timeout
-        self.region = region
-        self.payload = payload
-        self.request_id = request_id
-        self.log_stream_name = log_stream_name
+    def start(self, spec: EnvironmentSpec, warn: Warn | None = None) -> PythonEnvironment:
+        return PythonEnvironment(spec, warn or _print_warning)
 
 
-class InvokeResult(Value):
-    __slots__ = (
-        "billed_duration_ms",
-        "duration_ms",
-        "error_type",
-        "function_error",
-        "init_duration_ms",
-        "interpreter",
-        "log",
-        "log_stream_name",
-        "max_memory_used_mb",
-        "payload",
-    )
+class PythonEnvironment(Environment):
+    """The process environment of one version; each invocation starts a new process, and
+    nothing outlives an invocation, so :meth:`stop` has nothing to do."""
 
-    def __init__(
-        self,
-        payload: bytes,
-        function_error: str | None,
-        error_type: str | None,
-        log: str,
-        duration_ms: float,
-        billed_duration_ms: int,
-        max_memory_used_mb: int,
-        init_duration_ms: float | None,
-        interpreter: str = "",
-        log_stream_name: str = "",
-    ) -> None:
-        self.payload = payload
-        self.function_error = function_error
-        self.error_type = error_type
-        self.log = log
-        self.duration_ms = duration_ms
-        self.billed_duration_ms = billed_duration_ms
-        self.max_memory_used_mb = max_memory_used_mb
-        self.init_duration_ms = init_duration_ms
-        #: The interpreter that ran the handler (``sys.executable`` when forked).
-        self.interpreter = interpreter
-        #: The log stream name the function saw (computed when the spec left it empty).
-        self.log_stream_name = log_stream_name
+    def __init__(self, spec: EnvironmentSpec, warn: Warn) -> None:
+        self.spec = spec
+        self.warn = warn
+        self.log_stream_name = spec.log_stream_name or default_log_stream_name(
+            spec.function_version
+        )
+        self.env = build_environment(spec, self.log_stream_name)
+        version = interpreter.parse_runtime(spec.runtime)
+        # python3.12 and later return unicode characters unescaped
+        self.ensure_ascii = version is None or version < (3, 12)
+        choice = interpreter.choose(spec.runtime)
+        if choice.warning:
+            warn(choice.warning)
+        #: None: fork this process.
+        self.executable = choice.executable
+
+    def invoke(self, payload: bytes, *, request_id: str, invoked_function_arn: str) -> InvokeResult:
+        spec = self.spec
+        job = bootstrap.Job(
+            code_dir=os.path.abspath(spec.code_dir),
+            handler=spec.handler,
+            request_id=request_id,
+            function_version=spec.function_version,
+            invoked_function_arn=invoked_function_arn,
+            timeout=spec.timeout,
+            memory_size=spec.memory_size,
+            payload=payload,
+            ensure_ascii=self.ensure_ascii,
+        )
+        executable = self.executable
+        if executable is None and _other_threads_running():
+            executable = sys.executable  # forking a threaded process is unsafe
+        outcome = _Invocation(job, self.env, executable, spec.timeout).run()
+        if outcome.start_failure is not None and executable and executable != sys.executable:
+            self.warn(interpreter.fallback_warning(spec.runtime, executable, outcome.start_failure))
+            self.executable = None  # the next invocations go straight to this interpreter
+            executable = sys.executable if _other_threads_running() else None
+            outcome = _Invocation(job, self.env, executable, spec.timeout).run()
+        executable = executable or sys.executable
+        return _result(spec, request_id, outcome, executable, self.log_stream_name)
+
+    def stop(self) -> None:
+        pass
 
 
-def log_tail_base64(log: str) -> str:
-    """``LogResult``: base64 of the last 4096 bytes of the UTF-8 log."""
-    import base64  # only for --log-type Tail
-
-    return base64.b64encode(log.encode("utf-8")[-LOG_RESULT_BYTES:]).decode("ascii")
+#: The instance :data:`lambdaver.runtime.EXECUTORS` names.
+PYTHON = PythonExecutor()
 
 
 def default_log_stream_name(version: str) -> str:
@@ -149,7 +120,7 @@ def default_log_stream_name(version: str) -> str:
     return f"{time.strftime('%Y/%m/%d', time.gmtime())}/[{version}]{os.urandom(16).hex()}"
 
 
-def build_environment(spec: InvokeSpec, log_stream_name: str) -> dict[str, str]:
+def build_environment(spec: EnvironmentSpec, log_stream_name: str) -> dict[str, str]:
     """The function's environment: nothing of ours but PATH, HOME and TMPDIR."""
     code_dir = os.path.abspath(spec.code_dir)
     env = {key: os.environ[key] for key in ("PATH", "HOME", "TMPDIR") if key in os.environ}
@@ -183,40 +154,6 @@ def build_environment(spec: InvokeSpec, log_stream_name: str) -> dict[str, str]:
         }
     )
     return env
-
-
-def run(spec: InvokeSpec, warn: Callable[[str], None] | None = None) -> InvokeResult:
-    """Invoke ``spec.handler`` once, cold, in its own process; never raises for the
-    function's own failures (they are in the result).  ``warn`` receives one-line
-    warnings (default: printed to stderr)."""
-    say = warn or _print_warning
-    log_stream_name = spec.log_stream_name or default_log_stream_name(spec.function_version)
-    env = build_environment(spec, log_stream_name)
-    version = interpreter.parse_runtime(spec.runtime)
-    job = bootstrap.Job(
-        code_dir=os.path.abspath(spec.code_dir),
-        handler=spec.handler,
-        request_id=spec.request_id,
-        function_version=spec.function_version,
-        invoked_function_arn=spec.invoked_function_arn,
-        timeout=spec.timeout,
-        memory_size=spec.memory_size,
-        payload=spec.payload,
-        # python3.12 and later return unicode characters unescaped
-        ensure_ascii=version is None or version < (3, 12),
-    )
-    choice = interpreter.choose(spec.runtime)
-    if choice.warning:
-        say(choice.warning)
-    executable = choice.executable
-    if executable is None and _other_threads_running():
-        executable = sys.executable  # forking a threaded process is unsafe
-    outcome = _Invocation(job, env, executable, spec.timeout).run()
-    if outcome.start_failure is not None and executable and executable != sys.executable:
-        say(interpreter.fallback_warning(spec.runtime, executable, outcome.start_failure))
-        executable = sys.executable if _other_threads_running() else None
-        outcome = _Invocation(job, env, executable, spec.timeout).run()
-    return _result(spec, outcome, executable or sys.executable, log_stream_name)
 
 
 def _print_warning(message: str) -> None:
@@ -535,9 +472,8 @@ def _reap(pid: int) -> tuple[int, int] | None:
 
 
 def _result(
-    spec: InvokeSpec, outcome: _Outcome, executable: str, log_stream_name: str
+    spec: EnvironmentSpec, rid: str, outcome: _Outcome, executable: str, log_stream_name: str
 ) -> InvokeResult:
-    rid = spec.request_id
     max_memory_mb = math.ceil(outcome.max_rss_kb / 1024)
     status = outcome.wait_status
     notice = ""  # the platform's own log lines (timeout, runtime exit)
@@ -545,10 +481,8 @@ def _result(
     function_error: str | None = "Unhandled"
     error_type: str | None
     if outcome.timed_out:
-        error_type = "Sandbox.Timedout"
-        message = f"Task timed out after {spec.timeout:.2f} seconds"
-        payload = _error_payload(f"RequestId: {rid} Error: {message}", error_type)
-        notice = f"{_iso_now()} {rid} {message}\n"
+        error_type = TIMED_OUT
+        payload, notice = timed_out(rid, spec.timeout)
     elif kind == bootstrap.RESULT:
         payload, function_error, error_type = body, None, None
     elif kind == bootstrap.ERROR:
@@ -559,7 +493,7 @@ def _result(
         else:
             error_type, reason = "Runtime.ExitError", _describe_exit(status)
         message = f"RequestId: {rid} Error: {reason}"
-        payload = _error_payload(message, error_type)
+        payload = error_payload(message, error_type)
         notice = f"{message}\n{error_type}\n"
 
     if outcome.timed_out:
@@ -570,20 +504,13 @@ def _result(
     init_duration = (
         (outcome.init_done - outcome.started) * 1000 if outcome.init_done is not None else None
     )
-    billed = max(1, math.ceil(duration))
-
+    billed, end = end_of_log(rid, duration, spec.memory_size, max_memory_mb, init_duration)
     text = outcome.log.decode("utf-8", "replace")
     if outcome.init_done is None:  # the process never wrote its START line
         text = bootstrap.start_line(rid, spec.function_version) + text
     if not text.endswith("\n"):
         text += "\n"
-    report = (
-        f"REPORT RequestId: {rid}\tDuration: {duration:.2f} ms\tBilled Duration: {billed} ms\t"
-        f"Memory Size: {spec.memory_size} MB\tMax Memory Used: {max_memory_mb} MB\t"
-    )
-    if init_duration is not None:
-        report += f"Init Duration: {init_duration:.2f} ms\t"
-    text += f"{notice}END RequestId: {rid}\n{report}\n"
+    text += notice + end
 
     return InvokeResult(
         payload=payload,
@@ -599,10 +526,6 @@ def _result(
     )
 
 
-def _error_payload(message: str, error_type: str) -> bytes:
-    return json.dumps({"errorMessage": message, "errorType": error_type}).encode("utf-8")
-
-
 def _error_type_of(body: bytes) -> str | None:
     try:
         error: Any = json.loads(body)
@@ -611,7 +534,7 @@ def _error_type_of(body: bytes) -> str | None:
         return None
 
 
-def _killed_for_memory(status: int | None, max_memory_mb: int, spec: InvokeSpec) -> bool:
+def _killed_for_memory(status: int | None, max_memory_mb: int, spec: EnvironmentSpec) -> bool:
     """SIGKILLed by someone else (the kernel's OOM killer) while over its memory size."""
     return (
         status is not None
@@ -632,11 +555,6 @@ def _describe_exit(status: int | None) -> str:
         name = signal.strsignal(number) or f"signal {number}"
         return f"Runtime exited with error: signal: {name[:1].lower()}{name[1:]}"
     return f"Runtime exited with error: exit status {os.WEXITSTATUS(status)}"
-
-
-def _iso_now() -> str:
-    now = time.time()
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}Z"
 
 
 class _LogBuffer:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lambdaver.errors import (
     InvalidRequestContentException,
@@ -26,6 +26,9 @@ from lambdaver.service.functions import resolve
 from lambdaver.service.repository import Repository
 from lambdaver.storage.tree import ManifestEntry
 from lambdaver.value import Value
+
+if TYPE_CHECKING:
+    from lambdaver.runtime import EnvironmentPool
 
 MAX_PAYLOAD = 6_291_456
 
@@ -100,7 +103,10 @@ def invoke(
     invocation_type: str = "RequestResponse",
     routing_key: str | None = None,
     warn: Callable[[str], None] | None = None,
+    environments: EnvironmentPool | None = None,
 ) -> InvokeOutput:
+    """Run ``qualifier``'s code once.  ``environments``: where the version's execution
+    environment comes from (default: a new one, stopped after the invocation)."""
     check_payload(payload)
     res = resolve(repo, qualifier)
     if invocation_type == "DryRun":
@@ -112,26 +118,30 @@ def invoke(
 
     code_dir = materialize(repo.store, manifest, repo.derived_file(RUN), tree)
 
-    from lambdaver.runtime import InvokeSpec, log_tail_base64, run
+    from lambdaver.runtime import EnvironmentSpec, OneShotPool, log_tail_base64
 
-    request_id = repo.new_id()
-    result = run(
-        InvokeSpec(
+    pool = environments or OneShotPool()
+    environment = pool.acquire(
+        EnvironmentSpec(
             code_dir=code_dir,
             handler=config.handler,
             runtime=config.runtime,
             environment=dict(config.environment or {}),
             function_name=repo.name,
             function_version=version,
-            invoked_function_arn=repo.arns.function(qualifier),
             memory_size=config.memory_size,
             timeout=config.timeout,
             region=repo.settings.region,
-            payload=payload,
-            request_id=request_id,
         ),
-        warn=warn,
+        warn,
     )
+    request_id = repo.new_id()
+    try:
+        result = environment.invoke(
+            payload, request_id=request_id, invoked_function_arn=repo.arns.function(qualifier)
+        )
+    finally:
+        pool.release(environment)
     _journal(repo).append(
         {
             "RequestId": request_id,

@@ -1,4 +1,4 @@
-"""lambdaver.runtime.run: real handlers written into tmp_path, run in real processes."""
+"""The Python executor: real handlers written into tmp_path, run in real processes."""
 
 from __future__ import annotations
 
@@ -18,7 +18,14 @@ from typing import Any
 
 import pytest
 
-from lambdaver.runtime import InvokeResult, InvokeSpec, interpreter, log_tail_base64, run
+from lambdaver.runtime import (
+    EnvironmentSpec,
+    InvokeResult,
+    Warn,
+    executor_for,
+    interpreter,
+    log_tail_base64,
+)
 
 ARN = "arn:aws:lambda:us-east-1:123456789012:function:hello"
 
@@ -31,7 +38,12 @@ def write_code(root: Path, files: dict[str, str]) -> Path:
     return root
 
 
-def make_spec(code_dir: Path, **overrides: Any) -> InvokeSpec:
+#: The fields of a call that belong to the invocation, not to the environment.
+REQUEST_FIELDS = ("payload", "request_id", "invoked_function_arn")
+
+
+def make_spec(code_dir: Path, **overrides: Any) -> tuple[EnvironmentSpec, dict[str, Any]]:
+    """The environment spec and the invocation's arguments."""
     fields: dict[str, Any] = {
         "code_dir": code_dir,
         "handler": "app.handler",
@@ -47,7 +59,19 @@ def make_spec(code_dir: Path, **overrides: Any) -> InvokeSpec:
         "request_id": str(uuid.uuid4()),
     }
     fields.update(overrides)
-    return InvokeSpec(**fields)
+    request = {name: fields.pop(name) for name in REQUEST_FIELDS}
+    return EnvironmentSpec(**fields), request
+
+
+def run(call: tuple[EnvironmentSpec, dict[str, Any]], warn: Warn) -> InvokeResult:
+    """One cold invocation: start an environment, invoke it once, stop it."""
+    spec, request = call
+    environment = executor_for(spec.runtime).start(spec, warn)
+    try:
+        payload = request.pop("payload")
+        return environment.invoke(payload, **request)
+    finally:
+        environment.stop()
 
 
 def invoke(tmp_path: Path, source: str, **overrides: Any) -> InvokeResult:
@@ -82,7 +106,7 @@ def is_alive(pid: int) -> bool:
 
 @pytest.fixture
 def spawn_path() -> Iterator[None]:
-    """A second thread makes run() spawn sys.executable instead of forking."""
+    """A second thread makes the executor spawn sys.executable instead of forking."""
     stop = threading.Event()
     thread = threading.Thread(target=stop.wait)
     thread.start()
