@@ -1,4 +1,4 @@
-"""Global options, output formats, help texts, exit statuses (contract §2, §7)."""
+"""Global options, output formats, help texts, exit statuses."""
 
 from __future__ import annotations
 
