@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -30,8 +31,10 @@ def _weights(
     return None
 
 
-def _create(name: str, version: str, routing_config: str | None, weight: Any = None,
-            **given: Any) -> None:  # fmt: skip
+def _create(
+    name: str, version: str, routing_config: str | None, weight: Any = None, **given: Any
+) -> None:
+    """Create an alias (both spellings); the weights are read once the repository is found."""
     app = get_app()
     repo = app.unqualified_repo()
     app.emit(
@@ -40,12 +43,13 @@ def _create(name: str, version: str, routing_config: str | None, weight: Any = N
 
 
 def _update(name: str, routing_config: str | None, weight: Any = None, **given: Any) -> None:
+    """Update an alias (both spellings)."""
     app = get_app()
     repo = app.unqualified_repo()
     app.emit(svc.update_alias(repo, name, weights=_weights(routing_config, weight), **given))
 
 
-def _on_alias(action: Any, *args: Any) -> None:
+def _on_alias(action: Callable[..., Any], *args: Any) -> None:
     """Run a service call on the repository, with ``args``, and print what it returns."""
     app = get_app()
     result = action(app.unqualified_repo(), *args)
