@@ -1,4 +1,4 @@
-"""Global options, output formats, help texts, exit statuses (contract §2, §7)."""
+"""Global options, output formats, help texts, exit statuses."""
 
 from __future__ import annotations
 
@@ -126,17 +126,31 @@ def test_debug_shows_traceback_for_expected_errors(tmp_path) -> None:
 
 
 def test_lazy_verb_table_matches_the_modules() -> None:
-    """Every verb is listed under the module that defines it, and nothing else is."""
+    """Every lazily loaded command is listed under the module that defines it (in the
+    root's table or a group's), and every command a module defines is listed."""
     import importlib
 
     import click
 
-    from lambdaver.cli.main import VERB_MODULES
+    from lambdaver.cli.app import LazyGroup
+    from lambdaver.cli.main import VERB_MODULES, cli
 
-    for module, verbs in VERB_MODULES.items():
-        group = click.Group()
-        importlib.import_module(module).register(group)
-        assert sorted(group.commands) == sorted(verbs), module
+    assert cli.lazy is VERB_MODULES
+    listed: dict[str, set[str]] = {}
+    groups: list[click.Group] = [cli]
+    ctx = click.Context(cli)
+    for group in groups:
+        assert isinstance(group, LazyGroup)
+        for module, names in group.lazy.items():
+            listed.setdefault(module, set()).update(names)
+        for name in group.list_commands(ctx):
+            cmd = group.get_command(ctx, name)
+            assert cmd is not None, name
+            if isinstance(cmd, LazyGroup):
+                groups.append(cmd)
+    assert "prune" in listed["lambdaver.cli.commands_lifecycle"]  # the versions group's table
+    for module, names in listed.items():
+        assert set(importlib.import_module(module).COMMANDS) == names, module
 
 
 def test_table_output_fits_80_columns_and_shows_empty_listings(fn: Fn) -> None:
@@ -217,3 +231,39 @@ def test_read_verbs_keep_heavy_modules_off_the_start_up_path(fn: Fn) -> None:
     assert imported("config", "show", "--qualifier", "1") & (heavy | {"sqlite3"}) == set()
     fn.write("app.py", "def handler(event, context):\n    return 2\n")
     assert "hashlib" in imported("versions", "list")  # changed: hashed again
+
+
+def test_exit_statuses_of_every_help_come_from_errors_py() -> None:
+    """Each status an exception of errors.py exits with, and each EXIT_* constant, is
+    explained in the root's --help; a verb rewords some of them in its own."""
+    import re
+
+    from lambdaver import errors
+    from lambdaver.cli.options import exit_statuses
+
+    def subclasses(cls: type) -> list[type]:
+        return [cls] + [s for sub in cls.__subclasses__() for s in subclasses(sub)]
+
+    root = run_cli("--help").stdout
+    said = root.split("Exit statuses:")[1]
+    statuses = {int(n) for n in re.findall(r"(?:^|;|:)\s+(\d+) ", said)}
+    error_statuses = {cls.exit_status for cls in subclasses(errors.LambdaverError)}
+    constants = {v for k, v in vars(errors).items() if k.startswith("EXIT_")}
+    assert error_statuses <= statuses
+    assert constants == statuses
+    assert "1 invoke: the function failed" in " ".join(said.split())
+    assert exit_statuses({errors.EXIT_OK: "equal"}).startswith("Exit statuses: 0 equal; 2 usage")
+    assert all(len(line) <= 76 for line in exit_statuses().splitlines())
+
+
+def test_each_run_has_its_own_state(fn: Fn) -> None:
+    """The operation named in an error and --debug belong to one run (the App on click's
+    context), not to the process."""
+    r = run_cli("-C", str(fn.root), "alias", "get", "nope", "--debug")
+    assert r.exit_code == 254 and "Traceback" in r.stderr
+    assert "when calling the GetAlias operation" in r.stderr
+    r = run_cli("-C", str(fn.root), "status", "--function-name", "other")
+    assert r.exit_code == 254 and "Traceback" not in r.stderr
+    assert "when calling the Status operation" in r.stderr
+    r = run_cli("-C", str(fn.root / "missing"), "status")
+    assert r.exit_code == 2 and "operation" not in r.stderr

@@ -1,28 +1,16 @@
-"""Shared CLI plumbing: the App on ``ctx.obj``, global options (accepted before or after
-the verb), the Verb command class (knows its aws operation name) and output."""
+"""Shared CLI plumbing: the App on ``ctx.obj`` (the state of one run), the command classes
+(a Verb knows its aws operation name and takes the global options; a lazy group imports
+the module that defines a command only when that command is needed)."""
 
 from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
 from typing import Any
 
 import click
 
-# The operation being run, for error messages ("when calling the X operation"), and the
-# repository it found (whose derived data is saved when the command succeeds).
-CURRENT: dict[str, Any] = {"operation": None, "debug": False, "repo": None}
-
-EXIT_STATUSES = (
-    "Exit statuses: 0 success; 2 usage error; 253 repository problem;\n"
-    "254 refused (the aws service's errors); 130 interrupted; 255 internal error."
-)
-
-
-def epilog(*examples: str, statuses: str = EXIT_STATUSES) -> str:
-    lines = ["\b", "Examples:"] + [f"  {e}" for e in examples] + ["", "\b", *statuses.splitlines()]
-    return "\n".join(lines)
+from lambdaver.cli.options import global_options
 
 
 def _complete_pending(repo: Any) -> None:
@@ -35,12 +23,17 @@ def _complete_pending(repo: Any) -> None:
 
 
 class App:
-    """Built once per run and passed on ``ctx.obj``."""
+    """The state of one run, built once (by ``main``) and passed on the root ``ctx.obj``:
+    the global options' values, the operation being run (for error messages: "when calling
+    the X operation") and the repository found (whose derived data ``main`` saves when
+    the command succeeds)."""
 
-    def __init__(self) -> None:
+    def __init__(self, debug: bool = False) -> None:
         self.output: str | None = None
         self.query: str | None = None
         self.function_name: str | None = None
+        self.debug = debug
+        self.operation: str | None = None
         self._settings: Any = None
         self._memo: Any = None  # the settings memo, when there is no repository yet
         self._repo: Any = None
@@ -48,6 +41,11 @@ class App:
     @property
     def cwd(self) -> str:
         return os.getcwd()  # -C has already changed to its directory
+
+    @property
+    def found(self) -> Any:
+        """The repository this run found or made, if any (without looking for one)."""
+        return self._repo
 
     @property
     def settings(self) -> Any:
@@ -78,8 +76,17 @@ class App:
             self._repo = Repository.discover(self.cwd, self._settings)
             self._repo.on_lock(_complete_pending)
             self._settings = self._repo.settings
-            CURRENT["repo"] = self._repo
         return self._repo
+
+    def unqualified_repo(self) -> Any:
+        """The repository, for a verb that takes no qualifier: one in --function-name is
+        refused."""
+        repo = self.repo()
+        if self.qualifier(None) is not None:
+            from lambdaver.errors import InvalidParameterValueException
+
+            raise InvalidParameterValueException("Cannot provide qualifier")
+        return repo
 
     def adopt(self, repo: Any) -> None:
         """A repository this command made (init): it gets a settings memo too."""
@@ -92,7 +99,6 @@ class App:
         memo.path = repo.settings_memo_path
         repo.settings_memo = memo
         self._repo = repo
-        CURRENT["repo"] = repo
 
     def qualifier(self, given: str | None) -> str | None:
         """Merge ``--qualifier`` with a qualifier carried by ``--function-name``."""
@@ -123,104 +129,15 @@ class App:
         """Render a result (to stdout unless ``stream`` is given)."""
         from lambdaver.cli.render import apply_query, render
 
-        render(
-            apply_query(result, self.query),
-            self.output_format(),
-            CURRENT["operation"] or "",
-            stream,
-        )
+        render(apply_query(result, self.query), self.output_format(), self.operation or "", stream)
 
 
-def get_app() -> App:
-    ctx = click.get_current_context()
-    root = ctx.find_root()
+def get_app(ctx: click.Context | None = None) -> App:
+    """The App on the root context (made there if the caller gave none)."""
+    root = (ctx or click.get_current_context()).find_root()
     if not isinstance(root.obj, App):
         root.obj = App()
     return root.obj
-
-
-# --- global options: a callback stores each into the App, wherever it stands ---------
-
-
-def _set(attr: str) -> Callable[[click.Context, click.Parameter, Any], None]:
-    def callback(ctx: click.Context, param: click.Parameter, value: Any) -> None:
-        if value is None or value is False:
-            return
-        app = get_app()
-        if attr == "directory":  # like git -C: every relative path is then DIR's
-            try:
-                os.chdir(value)
-            except OSError as exc:
-                raise click.BadParameter(f"'{value}' is not a directory ({exc.strerror})") from exc
-            return
-        if attr == "query":
-            import jmespath
-            from jmespath.exceptions import JMESPathError
-
-            try:
-                jmespath.compile(value)
-            except JMESPathError as exc:
-                raise click.BadParameter(
-                    f"Bad value for --query {value}: {exc}", ctx, param
-                ) from exc
-        if attr == "debug":
-            CURRENT["debug"] = True
-            return
-        setattr(app, attr, value)
-
-    return callback
-
-
-_GLOBAL_OPTIONS: dict[bool, list[click.Parameter]] = {}
-
-
-def global_options(include_function_name: bool) -> list[click.Parameter]:
-    """The global options, made once and shared by every command that takes them (they
-    hold no state: values go to the App through their callbacks), so that registering a
-    module's verbs does not build five options per verb."""
-    if include_function_name not in _GLOBAL_OPTIONS:
-        opts: list[click.Parameter] = [
-            click.Option(
-                ["-C", "chdir"],
-                metavar="DIR",
-                expose_value=False,
-                callback=_set("directory"),
-                help="Run as if lambdaver was started in DIR.",
-            ),
-            click.Option(
-                ["--output"],
-                type=click.Choice(["json", "table", "text"]),
-                expose_value=False,
-                callback=_set("output"),
-                help="Output format (default: table on a terminal, else json).",
-            ),
-            click.Option(
-                ["--query"],
-                metavar="EXPR",
-                expose_value=False,
-                callback=_set("query"),
-                help="JMESPath expression applied to the result, as in the aws CLI.",
-            ),
-            click.Option(
-                ["--debug"],
-                is_flag=True,
-                expose_value=False,
-                callback=_set("debug"),
-                help="Show a traceback for errors.",
-            ),
-        ]
-        if include_function_name:
-            opts.append(
-                click.Option(
-                    ["--function-name"],
-                    metavar="NAME|ARN",
-                    expose_value=False,
-                    callback=_set("function_name"),
-                    help="The function: a name, partial or full ARN (default: this repository's).",
-                )
-            )
-        _GLOBAL_OPTIONS[include_function_name] = opts
-    return _GLOBAL_OPTIONS[include_function_name]
 
 
 class Verb(click.Command):
@@ -238,11 +155,60 @@ class Verb(click.Command):
         parent: click.Context | None = None,
         **extra: Any,
     ) -> click.Context:
-        CURRENT["operation"] = self.operation
+        if parent is not None:
+            get_app(parent).operation = self.operation
         return super().make_context(info_name, args, parent, **extra)
 
 
-class VerbGroup(click.Group):
+def aws_spelling(verb: click.Command, name: str) -> Verb:
+    """The same verb under its aws spelling: same operation, options, callback and help."""
+    assert isinstance(verb, Verb)  # noqa: S101
+    shared = global_options(include_function_name=True)
+    return Verb(
+        name=name,
+        operation=verb.operation,
+        callback=verb.callback,
+        params=[p for p in verb.params if p not in shared],
+        help=verb.help,
+        epilog=verb.epilog,
+        short_help=verb.short_help,
+    )
+
+
+class LazyGroup(click.Group):
+    """A group some of whose commands are defined in other modules: ``lazy`` maps each such
+    module to the names of its commands in this group (found in the module's ``COMMANDS``).
+    A module is imported only when one of its commands is needed (to run, or to be listed
+    for ``--help`` and completion), so start-up pays for one module, not all of them."""
+
+    def __init__(self, *args: Any, lazy: dict[str, tuple[str, ...]] | None = None,
+                 **kwargs: Any) -> None:  # fmt: skip
+        super().__init__(*args, **kwargs)
+        self.lazy = lazy or {}
+        self._loaded: set[str] = set()
+
+    def load(self, module: str) -> None:
+        if module not in self._loaded:
+            import importlib
+
+            self._loaded.add(module)
+            defined = importlib.import_module(module).COMMANDS
+            for name in self.lazy[module]:
+                self.add_command(defined[name], name)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        for module, names in self.lazy.items():
+            if cmd_name in names:
+                self.load(module)
+        return super().get_command(ctx, cmd_name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        for module in self.lazy:
+            self.load(module)
+        return super().list_commands(ctx)
+
+
+class VerbGroup(LazyGroup):
     """A group of verbs (``config``, ``versions``, ``alias``) that also takes global options."""
 
     command_class = Verb
@@ -252,4 +218,9 @@ class VerbGroup(click.Group):
         self.params.extend(global_options(include_function_name=False))
 
 
-__all__ = ["CURRENT", "App", "Verb", "VerbGroup", "epilog", "get_app"]
+def commands(*defined: click.Command) -> dict[str, click.Command]:
+    """A module's ``COMMANDS``: the commands it defines for lazy groups, by name."""
+    return {str(c.name): c for c in defined}
+
+
+__all__ = ["App", "LazyGroup", "Verb", "VerbGroup", "aws_spelling", "commands", "get_app"]

@@ -10,24 +10,10 @@ from typing import Any
 
 import click
 
-from lambdaver.cli.app import App, Verb, VerbGroup, epilog, get_app
-from lambdaver.cli.completion import complete_aliases, complete_targets, complete_versions
-
-ROUTING_HELP = (
-    'JSON {"AdditionalVersionWeights": {"2": 0.1}}, the aws shorthand '
-    "AdditionalVersionWeights={2=0.1}, file://PATH or - (stdin); {} clears the weights."
-)
-WEIGHT_HELP = "VERSION=WEIGHT: send WEIGHT (0-1) of the traffic to VERSION (e.g. 2=0.1)."
-REVISION_HELP = "Only if the alias's RevisionId is this (optimistic concurrency)."
-
-
-def _weight_option(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
-    from lambdaver.cli.values import parse_weight
-
-    try:
-        return [parse_weight(v) for v in value]
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), ctx, param) from exc
+from lambdaver.cli import options as opt
+from lambdaver.cli.app import Verb, VerbGroup, commands, get_app
+from lambdaver.cli.options import ALIAS_REVISION, complete_aliases, complete_versions, epilog
+from lambdaver.service import aliases as svc
 
 
 def _weights(
@@ -45,275 +31,222 @@ def _weights(
     return None
 
 
-def _repo(app: App) -> Any:
-    """The repository, checked against an unqualified ``--function-name``."""
-    repo = app.repo()
-    if app.qualifier(None) is not None:
-        from lambdaver.errors import InvalidParameterValueException
-
-        raise InvalidParameterValueException("Cannot provide qualifier")
-    return repo
-
-
-def _routing_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    f = click.option(
-        "--weight",
-        multiple=True,
-        metavar="V=W",
-        callback=_weight_option,
-        help=WEIGHT_HELP,
-    )(f)
-    return click.option("--routing-config", metavar="R", help=ROUTING_HELP)(f)
-
-
-def register(cli: click.Group) -> None:
-    from lambdaver.service import aliases as svc
-
-    # --- the alias group --------------------------------------------------------------
-
-    @cli.group(cls=VerbGroup)
-    def alias() -> None:
-        """Create, move, inspect and delete aliases (named pointers to versions)."""
-
-    @alias.command(
-        "create",
-        operation="CreateAlias",
-        epilog=epilog(
-            'lambdaver alias create prod --version 1 --description "live"',
-            "lambdaver alias create prod --version 2 --weight 1=0.9",
-        ),
+def _create(
+    name: str, version: str, routing_config: str | None, weight: Any = None, **given: Any
+) -> None:
+    """Create an alias (both spellings); the weights are read once the repository is found."""
+    app = get_app()
+    repo = app.unqualified_repo()
+    app.emit(
+        svc.create_alias(repo, name, version, weights=_weights(routing_config, weight), **given)
     )
-    @click.argument("name")
-    @click.option(
-        "--version",
-        "version",
-        required=True,
-        help="$LATEST or a version number.",
-        shell_complete=complete_targets,
-    )
-    @click.option("--description", help="The alias's description.")
-    @_routing_options
-    def alias_create(
-        name: str,
-        version: str,
-        description: str | None,
-        routing_config: str | None,
-        weight: list[tuple[str, float]],
-    ) -> None:
-        """Create alias NAME pointing at a version (optionally weighted with another)."""
-        app = get_app()
-        repo = _repo(app)
-        weights = _weights(routing_config, weight)
-        app.emit(svc.create_alias(repo, name, version, description=description, weights=weights))
 
-    @alias.command(
-        "update",
-        operation="UpdateAlias",
-        epilog=epilog(
-            "lambdaver alias update prod --version 2",
-            "lambdaver alias update prod --version 2 --weight 1=0.9    # canary: 10% on 2",
-            "lambdaver alias update prod --routing-config '{}'        # clear the weights",
-        ),
-    )
-    @click.argument("name", shell_complete=complete_aliases)
-    @click.option(
-        "--version",
-        "version",
-        help="$LATEST or a version number (default: kept).",
-        shell_complete=complete_targets,
-    )
-    @click.option("--description", help="The alias's description (default: kept).")
-    @_routing_options
-    @click.option("--revision-id", help=REVISION_HELP)
-    def alias_update(
-        name: str,
-        version: str | None,
-        description: str | None,
-        routing_config: str | None,
-        weight: list[tuple[str, float]],
-        revision_id: str | None,
-    ) -> None:
-        """Repoint or reweight alias NAME; what is not given is kept (the weights too)."""
-        app = get_app()
-        repo = _repo(app)
-        app.emit(
-            svc.update_alias(
-                repo,
-                name,
-                function_version=version,
-                description=description,
-                weights=_weights(routing_config, weight),
-                revision_id=revision_id,
-            )
-        )
 
-    @alias.command("get", operation="GetAlias", epilog=epilog("lambdaver alias get prod"))
-    @click.argument("name", shell_complete=complete_aliases)
-    def alias_get(name: str) -> None:
-        """Show alias NAME."""
-        app = get_app()
-        app.emit(svc.get_alias(_repo(app), name))
+def _update(name: str, routing_config: str | None, weight: Any = None, **given: Any) -> None:
+    """Update an alias (both spellings)."""
+    app = get_app()
+    repo = app.unqualified_repo()
+    app.emit(svc.update_alias(repo, name, weights=_weights(routing_config, weight), **given))
 
-    @alias.command(
-        "list",
-        operation="ListAliases",
-        epilog=epilog("lambdaver alias list", "lambdaver alias list --version 2"),
-    )
-    @click.option(
-        "--version",
-        "version",
-        help="Only aliases whose primary version is this.",
-        shell_complete=complete_targets,
-    )
-    def alias_list(version: str | None) -> None:
-        """All aliases, by name."""
-        app = get_app()
-        app.emit(svc.list_aliases(_repo(app), version))
 
-    @alias.command("delete", operation="DeleteAlias", epilog=epilog("lambdaver alias delete prod"))
-    @click.argument("name", shell_complete=complete_aliases)
-    def alias_delete(name: str) -> None:
-        """Delete alias NAME and its history (its versions stay).  A missing alias is not
-        an error.  Prints nothing."""
-        app = get_app()
-        svc.delete_alias(_repo(app), name)
+def _on_alias(action: Callable[..., Any], *args: Any) -> None:
+    """Run a service call on the repository, with ``args``, and print what it returns."""
+    app = get_app()
+    result = action(app.unqualified_repo(), *args)
+    if result is not None:
+        app.emit(result)
 
-    @alias.command(
-        "history",
-        operation="GetAliasHistory",
-        epilog=epilog(
-            "lambdaver alias history prod",
-            "lambdaver alias history prod --query 'History[].[ChangedAt,Change,FunctionVersion]'"
-            " --output text",
-        ),
-    )
-    @click.argument("name", shell_complete=complete_aliases)
-    def alias_history(name: str) -> None:
-        """Every state alias NAME has had, newest first, with ChangedAt and Change."""
-        app = get_app()
-        app.emit(svc.alias_history(_repo(app), name))
 
-    # --- rollback, promote --------------------------------------------------------------
+# --- the alias group ---------------------------------------------------------------------
 
-    @cli.command(
-        "rollback",
-        cls=Verb,
-        operation="RollbackAlias",
-        epilog=epilog(
-            "lambdaver rollback prod                  # undo prod's latest change",
-            "lambdaver rollback prod --to-version 3   # point prod at 3, no weights",
-        ),
-    )
-    @click.argument("name", metavar="ALIAS", shell_complete=complete_aliases)
-    @click.option(
-        "--to-version",
-        help="Point the alias at this version, with no weights.",
-        shell_complete=complete_versions,
-    )
-    @click.option("--revision-id", help=REVISION_HELP)
-    def rollback(name: str, to_version: str | None, revision_id: str | None) -> None:
-        """Undo ALIAS's latest change: restore its previous version, weights and
-        description.  Again: one step further back (an undo stack, not a toggle)."""
-        app = get_app()
-        app.emit(svc.rollback(_repo(app), name, to_version=to_version, revision_id=revision_id))
 
-    @cli.command(
-        "promote",
-        cls=Verb,
-        operation="PromoteAlias",
-        epilog=epilog("lambdaver promote dev qa", "lambdaver promote qa prod"),
-    )
-    @click.argument("source", shell_complete=complete_aliases)
-    @click.argument("target", shell_complete=complete_aliases)
-    @click.option("--description", help="TARGET's description (default: kept; new: empty).")
-    @click.option("--revision-id", help="Only if TARGET exists with this RevisionId.")
-    def promote(source: str, target: str, description: str | None, revision_id: str | None) -> None:
-        """Point alias TARGET at exactly what alias SOURCE points to (version and weights);
-        TARGET is created if it does not exist."""
-        app = get_app()
-        app.emit(
-            svc.promote(
-                _repo(app), source, target, description=description, revision_id=revision_id
-            )
-        )
+@click.group(cls=VerbGroup)
+def alias() -> None:
+    """Create, move, inspect and delete aliases (named pointers to versions)."""
 
-    # --- aws spellings --------------------------------------------------------------------
 
-    @cli.command(
-        "create-alias",
-        cls=Verb,
-        epilog=epilog("lambdaver create-alias --name prod --function-version 1"),
-    )
-    @click.option("--name", required=True, help="The alias's name.")
-    @click.option("--function-version", required=True, help="$LATEST or a version number.")
-    @click.option("--description", help="The alias's description.")
-    @click.option("--routing-config", metavar="R", help=ROUTING_HELP)
-    def create_alias(
-        name: str, function_version: str, description: str | None, routing_config: str | None
-    ) -> None:
-        """Create an alias (aws spelling of alias create)."""
-        app = get_app()
-        repo = _repo(app)
-        weights = _weights(routing_config)
-        app.emit(
-            svc.create_alias(repo, name, function_version, description=description, weights=weights)
-        )
+@alias.command(
+    "create",
+    operation="CreateAlias",
+    epilog=epilog(
+        'lambdaver alias create prod --version 1 --description "live"',
+        "lambdaver alias create prod --version 2 --weight 1=0.9",
+    ),
+)
+@click.argument("name")
+@opt.alias_version("$LATEST or a version number.", required=True)
+@opt.description("The alias's description.")
+@opt.routing()
+def alias_create(name: str, version: str, **given: Any) -> None:
+    """Create alias NAME pointing at a version (optionally weighted with another)."""
+    _create(name, version, **given)
 
-    @cli.command(
-        "update-alias",
-        cls=Verb,
-        epilog=epilog(
-            "lambdaver update-alias --name prod --function-version 2 "
-            "--routing-config 'AdditionalVersionWeights={1=0.9}'"
-        ),
-    )
-    @click.option("--name", required=True, help="The alias's name.")
-    @click.option("--function-version", help="$LATEST or a version number (default: kept).")
-    @click.option("--description", help="The alias's description (default: kept).")
-    @click.option("--routing-config", metavar="R", help=ROUTING_HELP)
-    @click.option("--revision-id", help=REVISION_HELP)
-    def update_alias(
-        name: str,
-        function_version: str | None,
-        description: str | None,
-        routing_config: str | None,
-        revision_id: str | None,
-    ) -> None:
-        """Repoint or reweight an alias (aws spelling of alias update)."""
-        app = get_app()
-        repo = _repo(app)
-        app.emit(
-            svc.update_alias(
-                repo,
-                name,
-                function_version=function_version,
-                description=description,
-                weights=_weights(routing_config),
-                revision_id=revision_id,
-            )
-        )
 
-    @cli.command("get-alias", cls=Verb, epilog=epilog("lambdaver get-alias --name prod"))
-    @click.option("--name", required=True, help="The alias's name.")
-    def get_alias(name: str) -> None:
-        """Show an alias (aws spelling of alias get)."""
-        app = get_app()
-        app.emit(svc.get_alias(_repo(app), name))
+@alias.command(
+    "update",
+    operation="UpdateAlias",
+    epilog=epilog(
+        "lambdaver alias update prod --version 2",
+        "lambdaver alias update prod --version 2 --weight 1=0.9    # canary: 10% on 2",
+        "lambdaver alias update prod --routing-config '{}'        # clear the weights",
+    ),
+)
+@click.argument("name", shell_complete=complete_aliases)
+@opt.alias_version("$LATEST or a version number (default: kept).")
+@opt.description("The alias's description (default: kept).")
+@opt.routing()
+@opt.revision_id(ALIAS_REVISION)
+def alias_update(name: str, version: str | None, **given: Any) -> None:
+    """Repoint or reweight alias NAME; what is not given is kept (the weights too)."""
+    _update(name, function_version=version, **given)
 
-    @cli.command(
-        "list-aliases",
-        cls=Verb,
-        epilog=epilog("lambdaver list-aliases", "lambdaver list-aliases --function-version 2"),
-    )
-    @click.option("--function-version", help="Only aliases whose primary version is this.")
-    def list_aliases(function_version: str | None) -> None:
-        """All aliases (aws spelling of alias list)."""
-        app = get_app()
-        app.emit(svc.list_aliases(_repo(app), function_version))
 
-    @cli.command("delete-alias", cls=Verb, epilog=epilog("lambdaver delete-alias --name prod"))
-    @click.option("--name", required=True, help="The alias's name.")
-    def delete_alias(name: str) -> None:
-        """Delete an alias and its history (aws spelling of alias delete).  Prints nothing."""
-        app = get_app()
-        svc.delete_alias(_repo(app), name)
+@alias.command("get", operation="GetAlias", epilog=epilog("lambdaver alias get prod"))
+@click.argument("name", shell_complete=complete_aliases)
+def alias_get(name: str) -> None:
+    """Show alias NAME."""
+    _on_alias(svc.get_alias, name)
+
+
+@alias.command(
+    "list",
+    operation="ListAliases",
+    epilog=epilog("lambdaver alias list", "lambdaver alias list --version 2"),
+)
+@opt.alias_version("Only aliases whose primary version is this.")
+def alias_list(version: str | None) -> None:
+    """All aliases, by name."""
+    _on_alias(svc.list_aliases, version)
+
+
+@alias.command("delete", operation="DeleteAlias", epilog=epilog("lambdaver alias delete prod"))
+@click.argument("name", shell_complete=complete_aliases)
+def alias_delete(name: str) -> None:
+    """Delete alias NAME and its history (its versions stay).  A missing alias is not
+    an error.  Prints nothing."""
+    _on_alias(svc.delete_alias, name)
+
+
+@alias.command(
+    "history",
+    operation="GetAliasHistory",
+    epilog=epilog(
+        "lambdaver alias history prod",
+        "lambdaver alias history prod --query 'History[].[ChangedAt,Change,FunctionVersion]'"
+        " --output text",
+    ),
+)
+@click.argument("name", shell_complete=complete_aliases)
+def alias_history(name: str) -> None:
+    """Every state alias NAME has had, newest first, with ChangedAt and Change."""
+    _on_alias(svc.alias_history, name)
+
+
+# --- rollback, promote -------------------------------------------------------------------
+
+
+@click.command(
+    "rollback",
+    cls=Verb,
+    operation="RollbackAlias",
+    epilog=epilog(
+        "lambdaver rollback prod                  # undo prod's latest change",
+        "lambdaver rollback prod --to-version 3   # point prod at 3, no weights",
+    ),
+)
+@click.argument("name", metavar="ALIAS", shell_complete=complete_aliases)
+@click.option(
+    "--to-version",
+    help="Point the alias at this version, with no weights.",
+    shell_complete=complete_versions,
+)
+@opt.revision_id(ALIAS_REVISION)
+def rollback(name: str, to_version: str | None, revision_id: str | None) -> None:
+    """Undo ALIAS's latest change: restore its previous version, weights and
+    description.  Again: one step further back (an undo stack, not a toggle)."""
+    app = get_app()
+    repo = app.unqualified_repo()
+    app.emit(svc.rollback(repo, name, to_version=to_version, revision_id=revision_id))
+
+
+@click.command(
+    "promote",
+    cls=Verb,
+    operation="PromoteAlias",
+    epilog=epilog("lambdaver promote dev qa", "lambdaver promote qa prod"),
+)
+@click.argument("source", shell_complete=complete_aliases)
+@click.argument("target", shell_complete=complete_aliases)
+@opt.description("TARGET's description (default: kept; new: empty).")
+@opt.revision_id("Only if TARGET exists with this RevisionId.")
+def promote(source: str, target: str, description: str | None, revision_id: str | None) -> None:
+    """Point alias TARGET at exactly what alias SOURCE points to (version and weights);
+    TARGET is created if it does not exist."""
+    app = get_app()
+    repo = app.unqualified_repo()
+    app.emit(svc.promote(repo, source, target, description=description, revision_id=revision_id))
+
+
+# --- aws spellings -----------------------------------------------------------------------
+
+
+@click.command(
+    "create-alias",
+    cls=Verb,
+    epilog=epilog("lambdaver create-alias --name prod --function-version 1"),
+)
+@opt.alias_name()
+@opt.function_version("$LATEST or a version number.", required=True)
+@opt.description("The alias's description.")
+@opt.routing(weight=False)
+def create_alias(name: str, function_version: str, **given: Any) -> None:
+    """Create an alias (aws spelling of alias create)."""
+    _create(name, function_version, **given)
+
+
+@click.command(
+    "update-alias",
+    cls=Verb,
+    epilog=epilog(
+        "lambdaver update-alias --name prod --function-version 2 "
+        "--routing-config 'AdditionalVersionWeights={1=0.9}'"
+    ),
+)
+@opt.alias_name()
+@opt.function_version("$LATEST or a version number (default: kept).")
+@opt.description("The alias's description (default: kept).")
+@opt.routing(weight=False)
+@opt.revision_id(ALIAS_REVISION)
+def update_alias(name: str, **given: Any) -> None:
+    """Repoint or reweight an alias (aws spelling of alias update)."""
+    _update(name, **given)
+
+
+@click.command("get-alias", cls=Verb, epilog=epilog("lambdaver get-alias --name prod"))
+@opt.alias_name()
+def get_alias(name: str) -> None:
+    """Show an alias (aws spelling of alias get)."""
+    _on_alias(svc.get_alias, name)
+
+
+@click.command(
+    "list-aliases",
+    cls=Verb,
+    epilog=epilog("lambdaver list-aliases", "lambdaver list-aliases --function-version 2"),
+)
+@opt.function_version("Only aliases whose primary version is this.")
+def list_aliases(function_version: str | None) -> None:
+    """All aliases (aws spelling of alias list)."""
+    _on_alias(svc.list_aliases, function_version)
+
+
+@click.command("delete-alias", cls=Verb, epilog=epilog("lambdaver delete-alias --name prod"))
+@opt.alias_name()
+def delete_alias(name: str) -> None:
+    """Delete an alias and its history (aws spelling of alias delete).  Prints nothing."""
+    _on_alias(svc.delete_alias, name)
+
+
+COMMANDS = commands(
+    alias, rollback, promote, create_alias, update_alias, get_alias, list_aliases, delete_alias
+)

@@ -8,196 +8,202 @@ from pathlib import Path
 
 import click
 
-from lambdaver.cli.app import Verb, epilog, get_app
+from lambdaver.cli import options as opt
+from lambdaver.cli.app import Verb, commands, get_app
+from lambdaver.cli.options import epilog
+from lambdaver.errors import EXIT_FUNCTION_ERROR, EXIT_OK, InvalidParameterValueException
 
-DIFF_STATUSES = (
-    "Exit statuses: 0 equal; 1 different; 2 usage error; 253 repository problem;\n"
-    "254 refused (the aws service's errors); 130 interrupted; 255 internal error."
-)
+DIFF_STATUSES = opt.exit_statuses({EXIT_OK: "equal", EXIT_FUNCTION_ERROR: "different"})
 
-ZIP_FILE_ERROR = (  # the aws CLI's words, on one line (contract §7: one line per error)
+ZIP_FILE_ERROR = (  # the aws CLI's words, on one line (as every error message is)
     "--zip-file must be a zip file with the fileb:// prefix. "
     "Example usage:  --zip-file fileb://path/to/file.zip"
 )
 
 
-def register(cli: click.Group) -> None:
-    from lambdaver.errors import InvalidParameterValueException
+# --- diff ------------------------------------------------------------------------------
 
-    # --- diff --------------------------------------------------------------------------
 
-    @cli.command(
-        cls=Verb,
-        operation="DiffVersions",
-        epilog=epilog(
-            "lambdaver diff 3                 # version 3 -> $LATEST",
-            "lambdaver diff 2 prod --patch    # version 2 -> what prod points to",
-            "lambdaver diff prod --query Equal --output text",
-            statuses=DIFF_STATUSES,
-        ),
-    )
-    @click.argument("a")
-    @click.argument("b", required=False)
-    @click.option("--patch", is_flag=True, help="Also show unified diffs of the text files.")
-    def diff(a: str, b: str | None, patch: bool) -> None:
-        """What differs from A to B (default B: $LATEST): files added, modified and
-        deleted, and configuration fields changed.  A and B: $LATEST, N or an alias.
+@click.command(
+    cls=Verb,
+    operation="DiffVersions",
+    epilog=epilog(
+        "lambdaver diff 3                 # version 3 -> $LATEST",
+        "lambdaver diff 2 prod --patch    # version 2 -> what prod points to",
+        "lambdaver diff prod --query Equal --output text",
+        statuses=DIFF_STATUSES,
+    ),
+)
+@click.argument("a")
+@click.argument("b", required=False)
+@click.option("--patch", is_flag=True, help="Also show unified diffs of the text files.")
+def diff(a: str, b: str | None, patch: bool) -> None:
+    """What differs from A to B (default B: $LATEST): files added, modified and
+    deleted, and configuration fields changed.  A and B: $LATEST, N or an alias.
 
-        With --patch and text or table output, the patch itself is printed (git's
-        format); with json it is the Patch field."""
-        from lambdaver.service import code as svc
+    With --patch and text or table output, the patch itself is printed (git's
+    format); with json it is the Patch field."""
+    from lambdaver.service import code as svc
 
-        app = get_app()
-        result = svc.diff(app.repo(), app.qualifier(a) or a, b, patch=patch)
-        if patch and app.query is None and app.output_format() != "json":
-            click.echo(result["Patch"], nl=False)
-        else:
-            app.emit(result)
-        if not result["Equal"]:
-            raise click.exceptions.Exit(1)
+    app = get_app()
+    result = svc.diff(app.repo(), app.qualifier(a) or a, b, patch=patch)
+    if patch and app.query is None and app.output_format() != "json":
+        click.echo(result["Patch"], nl=False)
+    else:
+        app.emit(result)
+    if not result["Equal"]:
+        raise click.exceptions.Exit(1)
 
-    # --- checkout ------------------------------------------------------------------------
 
-    @cli.command(
-        cls=Verb,
-        operation="Checkout",
-        epilog=epilog(
-            "lambdaver checkout 2             # $LATEST := version 2",
-            "lambdaver checkout prod --force  # discard unpublished changes",
-        ),
-    )
-    @click.argument("qualifier")
-    @click.option("--force", is_flag=True, help="Discard unpublished changes in $LATEST.")
-    def checkout(qualifier: str, force: bool) -> None:
-        """Make $LATEST (code and lambdaver.toml's configuration) equal to what Q names
-        ($LATEST, N or an alias); prints $LATEST's configuration.
+# --- checkout --------------------------------------------------------------------------
 
-        Refused when $LATEST holds changes that no version holds, unless --force.
-        Ignored files are never touched; the function's name is kept."""
-        from lambdaver.service import code as svc
 
-        app = get_app()
-        repo = app.repo()
-        q = app.qualifier(qualifier) if app.function_name is not None else qualifier
-        app.emit(svc.checkout(repo, q or qualifier, force=force))
+@click.command(
+    cls=Verb,
+    operation="Checkout",
+    epilog=epilog(
+        "lambdaver checkout 2             # $LATEST := version 2",
+        "lambdaver checkout prod --force  # discard unpublished changes",
+    ),
+)
+@click.argument("qualifier")
+@click.option("--force", is_flag=True, help="Discard unpublished changes in $LATEST.")
+def checkout(qualifier: str, force: bool) -> None:
+    """Make $LATEST (code and lambdaver.toml's configuration) equal to what Q names
+    ($LATEST, N or an alias); prints $LATEST's configuration.
 
-    # --- export --------------------------------------------------------------------------
+    Refused when $LATEST holds changes that no version holds, unless --force.
+    Ignored files are never touched; the function's name is kept."""
+    from lambdaver.service import code as svc
 
-    @cli.command(
-        cls=Verb,
-        operation="ExportFunction",
-        epilog=epilog(
-            "lambdaver export 3 -o fn.zip",
-            "lambdaver export prod -o - > fn.zip",
-            "aws lambda update-function-code --function-name hello --zip-file fileb://fn.zip",
-        ),
-    )
-    @click.argument("qualifier", required=False)
-    @click.option(
-        "-o",
-        "--out",
-        "out",
-        required=True,
-        metavar="FILE",
-        help="The zip to write (- for standard output).",
-    )
-    def export(qualifier: str | None, out: str) -> None:
-        """Write Q's code (default $LATEST) as a deployment package that `aws lambda
-        update-function-code --zip-file fileb://FILE` accepts.
+    app = get_app()
+    repo = app.repo()
+    q = app.qualifier(qualifier) if app.function_name is not None else qualifier
+    app.emit(svc.checkout(repo, q or qualifier, force=force))
 
-        The same version always gives the same bytes.  Prints ZipFile, CodeSha256 (the
-        zip's sha256 in base64, as AWS reports it), CodeSize and Version; with -o - the
-        zip goes to standard output and that result to standard error."""
-        from lambdaver.service import code as svc
 
-        app = get_app()
-        repo = app.repo()
-        q = app.qualifier(qualifier)
-        if out == "-":
-            import tempfile
+# --- export ----------------------------------------------------------------------------
 
-            with tempfile.TemporaryFile() as f:
-                result = {"ZipFile": "-", **svc.write_zip(repo, q, f)}
-                f.seek(0)
-                while chunk := f.read(1 << 20):
-                    sys.stdout.buffer.write(chunk)
-                sys.stdout.buffer.flush()
-            app.emit(result, stream=sys.stderr)
-            return
-        dest = Path(out)
-        app.emit(svc.export(repo, q, dest))
-        if svc.is_code_path(repo, dest):
-            click.echo(
-                f"lambdaver: note: {out} is inside the function directory, so it is now part "
-                "of $LATEST's code; write it elsewhere or list it in .lambdaverignore",
-                err=True,
-            )
 
-    # --- import, update-function-code ---------------------------------------------------
+@click.command(
+    cls=Verb,
+    operation="ExportFunction",
+    epilog=epilog(
+        "lambdaver export 3 -o fn.zip",
+        "lambdaver export prod -o - > fn.zip",
+        "aws lambda update-function-code --function-name hello --zip-file fileb://fn.zip",
+    ),
+)
+@click.argument("qualifier", required=False)
+@click.option(
+    "-o",
+    "--out",
+    "out",
+    required=True,
+    metavar="FILE",
+    help="The zip to write (- for standard output).",
+)
+def export(qualifier: str | None, out: str) -> None:
+    """Write Q's code (default $LATEST) as a deployment package that `aws lambda
+    update-function-code --zip-file fileb://FILE` accepts.
 
-    def _run_import(source: Path | bytes, publish: bool, revision_id: str | None) -> None:
-        import io
+    The same version always gives the same bytes.  Prints ZipFile, CodeSha256 (the
+    zip's sha256 in base64, as AWS reports it), CodeSize and Version; with -o - the
+    zip goes to standard output and that result to standard error."""
+    from lambdaver.service import code as svc
 
-        from lambdaver.service import code as svc
+    app = get_app()
+    repo = app.repo()
+    q = app.qualifier(qualifier)
+    if out == "-":
+        import tempfile
 
-        app = get_app()
-        repo = app.repo()
-        if app.qualifier(None) is not None:
-            raise InvalidParameterValueException("Cannot provide qualifier")
-        src = io.BytesIO(source) if isinstance(source, bytes) else source
-        result = svc.import_zip(repo, src, publish=publish, revision_id=revision_id)
-        if result.skipped:
-            names = ", ".join(result.skipped[:5]) + (", ..." if len(result.skipped) > 5 else "")
-            click.echo(
-                f"lambdaver: left out {len(result.skipped)} zip entries that $LATEST "
-                f"ignores: {names}",
-                err=True,
-            )
-        app.emit(result.configuration)
+        with tempfile.TemporaryFile() as f:
+            result = {"ZipFile": "-", **svc.write_zip(repo, q, f)}
+            f.seek(0)
+            while chunk := f.read(1 << 20):
+                sys.stdout.buffer.write(chunk)
+            sys.stdout.buffer.flush()
+        app.emit(result, stream=sys.stderr)
+        return
+    dest = Path(out)
+    app.emit(svc.export(repo, q, dest))
+    if svc.is_code_path(repo, dest):
+        click.echo(
+            f"lambdaver: note: {out} is inside the function directory, so it is now part "
+            "of $LATEST's code; write it elsewhere or list it in .lambdaverignore",
+            err=True,
+        )
 
-    @cli.command(
-        "import",
-        cls=Verb,
-        operation="ImportFunction",
-        epilog=epilog(
-            "lambdaver import fn.zip",
-            "lambdaver import fn.zip --publish --query Version --output text",
-            "cat fn.zip | lambdaver import -",
-        ),
-    )
-    @click.argument("zipfile", metavar="ZIPFILE")
-    @click.option("--publish", is_flag=True, help="Also publish the result as a version.")
-    @click.option("--revision-id", help="Only if $LATEST's RevisionId is this.")
-    def import_(zipfile: str, publish: bool, revision_id: str | None) -> None:
-        """Replace $LATEST's code with a zip's (- reads standard input).
 
-        Every entry is checked first; a zip that is not a zip, escapes the directory,
-        holds symlinks leading outside, is over 250 MB unzipped or looks like a zip bomb
-        is refused and nothing changes.  Ignored files and lambdaver.toml are kept."""
-        source = sys.stdin.buffer.read() if zipfile == "-" else Path(zipfile)
-        _run_import(source, publish, revision_id)
+# --- import, update-function-code ------------------------------------------------------
 
-    @cli.command(
-        "update-function-code",
-        cls=Verb,
-        operation="UpdateFunctionCode",
-        epilog=epilog(
-            "lambdaver update-function-code --zip-file fileb://fn.zip",
-            "lambdaver update-function-code --zip-file fileb://fn.zip --publish",
-        ),
-    )
-    @click.option("--zip-file", required=True, metavar="fileb://PATH", help="The zip.")
-    @click.option("--publish/--no-publish", default=False, help="Also publish a version.")
-    @click.option("--revision-id", help="Only if $LATEST's RevisionId is this.")
-    def update_function_code(zip_file: str, publish: bool, revision_id: str | None) -> None:
-        """Replace $LATEST's code with a zip's (aws spelling of import); with --publish,
-        publish it as a version in the same step, as AWS does."""
-        if not zip_file.startswith("fileb://"):
-            raise InvalidParameterValueException(ZIP_FILE_ERROR)
-        path = Path(zip_file[len("fileb://") :]).expanduser()
-        if not path.is_file():
-            raise InvalidParameterValueException(
-                f"Error parsing parameter '--zip-file': Unable to load paramfile {zip_file}: "
-                "No such file or directory"
-            )
-        _run_import(path, publish, revision_id)
+
+def _run_import(source: Path | bytes, publish: bool, revision_id: str | None) -> None:
+    import io
+
+    from lambdaver.service import code as svc
+
+    app = get_app()
+    repo = app.unqualified_repo()
+    src = io.BytesIO(source) if isinstance(source, bytes) else source
+    result = svc.import_zip(repo, src, publish=publish, revision_id=revision_id)
+    if result.skipped:
+        names = ", ".join(result.skipped[:5]) + (", ..." if len(result.skipped) > 5 else "")
+        click.echo(
+            f"lambdaver: left out {len(result.skipped)} zip entries that $LATEST ignores: {names}",
+            err=True,
+        )
+    app.emit(result.configuration)
+
+
+@click.command(
+    "import",
+    cls=Verb,
+    operation="ImportFunction",
+    epilog=epilog(
+        "lambdaver import fn.zip",
+        "lambdaver import fn.zip --publish --query Version --output text",
+        "cat fn.zip | lambdaver import -",
+    ),
+)
+@click.argument("zipfile", metavar="ZIPFILE")
+@click.option("--publish", is_flag=True, help="Also publish the result as a version.")
+@opt.revision_id()
+def import_(zipfile: str, publish: bool, revision_id: str | None) -> None:
+    """Replace $LATEST's code with a zip's (- reads standard input).
+
+    Every entry is checked first; a zip that is not a zip, escapes the directory,
+    holds symlinks leading outside, is over 250 MB unzipped or looks like a zip bomb
+    is refused and nothing changes.  Ignored files and lambdaver.toml are kept."""
+    source = sys.stdin.buffer.read() if zipfile == "-" else Path(zipfile)
+    _run_import(source, publish, revision_id)
+
+
+@click.command(
+    "update-function-code",
+    cls=Verb,
+    operation="UpdateFunctionCode",
+    epilog=epilog(
+        "lambdaver update-function-code --zip-file fileb://fn.zip",
+        "lambdaver update-function-code --zip-file fileb://fn.zip --publish",
+    ),
+)
+@click.option("--zip-file", required=True, metavar="fileb://PATH", help="The zip.")
+@click.option("--publish/--no-publish", default=False, help="Also publish a version.")
+@opt.revision_id()
+def update_function_code(zip_file: str, publish: bool, revision_id: str | None) -> None:
+    """Replace $LATEST's code with a zip's (aws spelling of import); with --publish,
+    publish it as a version in the same step, as AWS does."""
+    if not zip_file.startswith("fileb://"):
+        raise InvalidParameterValueException(ZIP_FILE_ERROR)
+    path = Path(zip_file[len("fileb://") :]).expanduser()
+    if not path.is_file():
+        raise InvalidParameterValueException(
+            f"Error parsing parameter '--zip-file': Unable to load paramfile {zip_file}: "
+            "No such file or directory"
+        )
+    _run_import(path, publish, revision_id)
+
+
+COMMANDS = commands(diff, checkout, export, import_, update_function_code)

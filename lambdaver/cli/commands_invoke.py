@@ -3,147 +3,83 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import click
 
-from lambdaver.cli.app import Verb, epilog, get_app
-from lambdaver.cli.completion import complete_qualifiers
+from lambdaver.cli import options as opt
+from lambdaver.cli.app import Verb, commands, get_app
+from lambdaver.cli.options import epilog
+from lambdaver.errors import EXIT_FUNCTION_ERROR, EXIT_OK, EXIT_SERVICE
+from lambdaver.service import invoke as svc
 
-INVOKE_STATUSES = (
-    "Exit statuses: 0 the function succeeded; 1 it returned a function error;\n"
-    "2 usage error; 253 repository problem; 254 not invoked (refused);\n"
-    "130 interrupted; 255 internal error."
+INVOKE_STATUSES = opt.exit_statuses(
+    {
+        EXIT_OK: "the function succeeded",
+        EXIT_FUNCTION_ERROR: "it returned a function error",
+        EXIT_SERVICE: "not invoked (refused)",
+    }
 )
 
 
-def register(cli: click.Group) -> None:
-    from lambdaver.service import invoke as svc
+def _choice(decl: str, choices: list[str], help: str) -> opt.Decorator:
+    """An option among ``choices``, the first being the default."""
+    return click.option(
+        decl, type=click.Choice(choices), default=choices[0], show_default=True, help=help
+    )
 
-    @cli.command(
-        cls=Verb,
-        operation="Invoke",
-        epilog=epilog(
-            'lambdaver invoke --qualifier prod --payload \'{"name": "Ada"}\' out.json',
-            "lambdaver invoke --payload file://event.json --log-type Tail",
-            "echo '{}' | lambdaver invoke --qualifier 3 --payload - -",
-            statuses=INVOKE_STATUSES,
-        ),
-    )
-    @click.argument("outfile", required=False, metavar="[OUTFILE]")
-    @click.option(
-        "--qualifier",
-        help="$LATEST, a version number or an alias (default: $LATEST).",
-        shell_complete=complete_qualifiers,
-    )
-    @click.option("--payload", help="JSON event: the JSON itself, file://PATH, or - for stdin.")
-    @click.option(
-        "--log-type",
-        type=click.Choice(["None", "Tail"]),
-        default="None",
-        show_default=True,
-        help="Tail: include the last 4 KB of the log as LogResult.",
-    )
-    @click.option(
-        "--invocation-type",
-        type=click.Choice(["RequestResponse", "DryRun"]),
-        default="RequestResponse",
-        show_default=True,
-        help="DryRun: resolve and check without running (StatusCode 204).",
-    )
-    @click.option(
-        "--routing-key",
-        metavar="KEY",
-        help="Make a weighted alias's choice sticky: the same key, the same side.",
-    )
-    def invoke(
-        outfile: str | None,
-        qualifier: str | None,
-        payload: str | None,
-        log_type: str,
-        invocation_type: str,
-        routing_key: str | None,
-    ) -> None:
-        """Run the handler of exactly the code and configuration Q names.
 
-        The function's response goes to OUTFILE; without OUTFILE (or with -) it goes to
-        standard output and StatusCode, ExecutedVersion, FunctionError and LogResult go to
-        standard error, so `lambdaver invoke | jq` works."""
-        from lambdaver.cli.values import read_value
+@click.command(
+    cls=Verb,
+    operation="Invoke",
+    epilog=epilog(
+        'lambdaver invoke --qualifier prod --payload \'{"name": "Ada"}\' out.json',
+        "lambdaver invoke --payload file://event.json --log-type Tail",
+        "echo '{}' | lambdaver invoke --qualifier 3 --payload - -",
+        statuses=INVOKE_STATUSES,
+    ),
+)
+@click.argument("outfile", required=False, metavar="[OUTFILE]")
+@opt.qualifier("$LATEST, a version number or an alias (default: $LATEST).")
+@click.option("--payload", help="JSON event: the JSON itself, file://PATH, or - for stdin.")
+@_choice("--log-type", ["None", "Tail"], "Tail: include the last 4 KB of the log as LogResult.")
+@_choice(
+    "--invocation-type",
+    ["RequestResponse", "DryRun"],
+    "DryRun: resolve and check without running (StatusCode 204).",
+)
+@click.option(
+    "--routing-key",
+    metavar="KEY",
+    help="Make a weighted alias's choice sticky: the same key, the same side.",
+)
+def invoke(outfile: str | None, qualifier: str | None, payload: str | None, **how: Any) -> None:
+    """Run the handler of exactly the code and configuration Q names.
 
-        app = get_app()
-        repo = app.repo()
-        q = app.qualifier(qualifier)
-        to_stdout = outfile in (None, "-")
-        if not to_stdout:  # refuse a file that cannot be written before anything runs
-            _check_outfile(str(outfile))
-        body = read_value(payload, binary=True) if payload is not None else b""
-        assert isinstance(body, bytes)  # noqa: S101
-        out = svc.invoke(
-            repo,
-            qualifier=q,
-            payload=body,
-            log_type=log_type,
-            invocation_type=invocation_type,
-            routing_key=routing_key,
-        )
-        if to_stdout:
-            sys.stdout.buffer.write(out.payload + (b"\n" if out.payload else b""))
-            sys.stdout.flush()
-        else:
-            assert outfile is not None  # noqa: S101
-            with open(outfile, "wb") as f:
-                f.write(out.payload)
-        app.emit(out.metadata(), stream=sys.stderr if to_stdout else None)
-        if out.function_error is not None:
-            raise click.exceptions.Exit(1)
+    The function's response goes to OUTFILE; without OUTFILE (or with -) it goes to
+    standard output and StatusCode, ExecutedVersion, FunctionError and LogResult go to
+    standard error, so `lambdaver invoke | jq` works."""
+    from lambdaver.cli.values import read_value
 
-    @cli.command(
-        cls=Verb,
-        operation="GetLogEvents",
-        epilog=epilog(
-            "lambdaver logs --tail 5",
-            "lambdaver logs --qualifier 2 --output json",
-            "lambdaver logs --request-id 6f1c...  # one invocation",
-        ),
-    )
-    @click.option(
-        "--qualifier",
-        help="A version ($LATEST, N): what it ran; an alias: what was invoked through it.",
-        shell_complete=complete_qualifiers,
-    )
-    @click.option("--tail", type=click.IntRange(min=0), help="Only the last N invocations.")
-    @click.option("--request-id", help="Only this invocation.")
-    def logs(qualifier: str | None, tail: int | None, request_id: str | None) -> None:
-        """The logs of past invocations, oldest first.
-
-        On a terminal (table output) the log text itself is printed, as `aws logs tail`
-        does; json and text carry each invocation's fields."""
-        app = get_app()
-        repo = app.repo()
-        result = svc.logs(
-            repo, qualifier=app.qualifier(qualifier), tail=tail, request_id=request_id
-        )
-        if app.query is None and app.output_format() == "table":
-            for e in result["Events"]:
-                click.echo(e.get("Log", "").rstrip("\n"))
-            return
-        app.emit(result)
-
-    @cli.command(
-        cls=Verb,
-        operation="GetMetrics",
-        epilog=epilog("lambdaver metrics", "lambdaver metrics --qualifier prod --output json"),
-    )
-    @click.option(
-        "--qualifier",
-        help="A version ($LATEST, N) or an alias.",
-        shell_complete=complete_qualifiers,
-    )
-    def metrics(qualifier: str | None) -> None:
-        """Invocations, errors, timeouts and p50/p95/max duration per executed version."""
-        app = get_app()
-        repo = app.repo()
-        app.emit(svc.metrics(repo, qualifier=app.qualifier(qualifier)))
+    app = get_app()
+    repo = app.repo()
+    q = app.qualifier(qualifier)
+    to_stdout = outfile in (None, "-")
+    if not to_stdout:  # refuse a file that cannot be written before anything runs
+        _check_outfile(str(outfile))
+    body = read_value(payload, binary=True) if payload is not None else b""
+    assert isinstance(body, bytes)  # noqa: S101
+    out = svc.invoke(repo, qualifier=q, payload=body, **how)
+    if to_stdout:
+        sys.stdout.buffer.write(out.payload + (b"\n" if out.payload else b""))
+        sys.stdout.flush()
+    else:
+        assert outfile is not None  # noqa: S101
+        with open(outfile, "wb") as f:
+            f.write(out.payload)
+    app.emit(out.metadata(), stream=sys.stderr if to_stdout else None)
+    if out.function_error is not None:
+        raise click.exceptions.Exit(1)
 
 
 def _check_outfile(outfile: str) -> None:
@@ -158,3 +94,46 @@ def _check_outfile(outfile: str) -> None:
         raise InvalidParameterValueException(
             f"Cannot write OUTFILE {outfile}: no such directory {parent}"
         )
+
+
+@click.command(
+    cls=Verb,
+    operation="GetLogEvents",
+    epilog=epilog(
+        "lambdaver logs --tail 5",
+        "lambdaver logs --qualifier 2 --output json",
+        "lambdaver logs --request-id 6f1c...  # one invocation",
+    ),
+)
+@opt.qualifier("A version ($LATEST, N): what it ran; an alias: what was invoked through it.")
+@click.option("--tail", type=click.IntRange(min=0), help="Only the last N invocations.")
+@click.option("--request-id", help="Only this invocation.")
+def logs(qualifier: str | None, tail: int | None, request_id: str | None) -> None:
+    """The logs of past invocations, oldest first.
+
+    On a terminal (table output) the log text itself is printed, as `aws logs tail`
+    does; json and text carry each invocation's fields."""
+    app = get_app()
+    repo = app.repo()
+    result = svc.logs(repo, qualifier=app.qualifier(qualifier), tail=tail, request_id=request_id)
+    if app.query is None and app.output_format() == "table":
+        for e in result["Events"]:
+            click.echo(e.get("Log", "").rstrip("\n"))
+        return
+    app.emit(result)
+
+
+@click.command(
+    cls=Verb,
+    operation="GetMetrics",
+    epilog=epilog("lambdaver metrics", "lambdaver metrics --qualifier prod --output json"),
+)
+@opt.qualifier("A version ($LATEST, N) or an alias.")
+def metrics(qualifier: str | None) -> None:
+    """Invocations, errors, timeouts and p50/p95/max duration per executed version."""
+    app = get_app()
+    repo = app.repo()
+    app.emit(svc.metrics(repo, qualifier=app.qualifier(qualifier)))
+
+
+COMMANDS = commands(invoke, logs, metrics)

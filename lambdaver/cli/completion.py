@@ -8,6 +8,7 @@ a completion must never print an error into the user's command line.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -19,13 +20,17 @@ SHELLS = ("bash", "zsh", "fish")
 
 
 def _repo(ctx: click.Context) -> Any:
-    from lambdaver.cli.app import App
+    from lambdaver.cli.app import get_app
     from lambdaver.service.repository import Repository
     from lambdaver.service.settings import load_settings
 
-    root = ctx.find_root()
-    app = root.obj if isinstance(root.obj, App) else App()
-    return Repository.discover(app.cwd, load_settings())
+    return Repository.discover(get_app(ctx).cwd, load_settings())
+
+
+def _latest(ctx: click.Context, incomplete: str) -> list[CompletionItem]:
+    from click.shell_completion import CompletionItem
+
+    return [CompletionItem("$LATEST")] if "$LATEST".startswith(incomplete) else []
 
 
 def _versions(ctx: click.Context, incomplete: str) -> list[CompletionItem]:
@@ -55,50 +60,27 @@ def _aliases(ctx: click.Context, incomplete: str) -> list[CompletionItem]:
     return out
 
 
-def _latest(incomplete: str) -> list[CompletionItem]:
-    from click.shell_completion import CompletionItem
-
-    return [CompletionItem("$LATEST")] if "$LATEST".startswith(incomplete) else []
+Source = Callable[[click.Context, str], "list[CompletionItem]"]
+Callback = Callable[[click.Context, click.Parameter, str], "list[CompletionItem]"]
 
 
-def complete_versions(
-    ctx: click.Context, param: click.Parameter, incomplete: str
-) -> list[CompletionItem]:
-    """Published version numbers."""
-    try:
-        return _versions(ctx, incomplete)
-    except Exception:  # noqa: BLE001 - completion fails silently
-        return []
+def _quietly(*sources: Source) -> Callback:
+    """A ``shell_complete=`` callback offering what ``sources`` offer, in that order, and
+    nothing at all if any of them fails."""
+
+    def complete(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+        try:
+            return [item for source in sources for item in source(ctx, incomplete)]
+        except Exception:  # noqa: BLE001 - completion fails silently
+            return []
+
+    return complete
 
 
-def complete_targets(
-    ctx: click.Context, param: click.Parameter, incomplete: str
-) -> list[CompletionItem]:
-    """What an alias may point at: ``$LATEST`` and the version numbers."""
-    try:
-        return _latest(incomplete) + _versions(ctx, incomplete)
-    except Exception:  # noqa: BLE001
-        return []
-
-
-def complete_aliases(
-    ctx: click.Context, param: click.Parameter, incomplete: str
-) -> list[CompletionItem]:
-    """Alias names."""
-    try:
-        return _aliases(ctx, incomplete)
-    except Exception:  # noqa: BLE001
-        return []
-
-
-def complete_qualifiers(
-    ctx: click.Context, param: click.Parameter, incomplete: str
-) -> list[CompletionItem]:
-    """A qualifier: ``$LATEST``, the version numbers and the alias names."""
-    try:
-        return _latest(incomplete) + _versions(ctx, incomplete) + _aliases(ctx, incomplete)
-    except Exception:  # noqa: BLE001
-        return []
+complete_versions = _quietly(_versions)  # published version numbers
+complete_targets = _quietly(_latest, _versions)  # what an alias may point at
+complete_aliases = _quietly(_aliases)  # alias names
+complete_qualifiers = _quietly(_latest, _versions, _aliases)  # any qualifier
 
 
 def completion_script(cli: click.Command, shell: str, prog_name: str = "lambdaver") -> str:

@@ -9,7 +9,8 @@ from typing import Any, NoReturn
 import click
 
 from lambdaver import __version__
-from lambdaver.cli.app import CURRENT, App, global_options
+from lambdaver.cli.app import App, VerbGroup
+from lambdaver.cli.options import exit_statuses
 from lambdaver.errors import (
     EXIT_BUG,
     EXIT_FUNCTION_ERROR,
@@ -22,7 +23,7 @@ from lambdaver.errors import (
 
 # Which module defines which verbs: a verb's module is imported only when that verb
 # runs (or for --help), so start-up pays for one module, not all of them.  A test checks
-# that this table and the modules agree.
+# that this table and the modules' COMMANDS agree.
 VERB_MODULES: dict[str, tuple[str, ...]] = {
     "lambdaver.cli.commands_functions": (
         "init", "config", "status", "publish", "versions", "publish-version",
@@ -39,37 +40,12 @@ VERB_MODULES: dict[str, tuple[str, ...]] = {
 }  # fmt: skip
 
 
-class RootGroup(click.Group):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._loaded: set[str] = set()
-        self.params.extend(global_options(include_function_name=False))
-
-    def load(self, module: str) -> None:
-        if module not in self._loaded:
-            import importlib
-
-            self._loaded.add(module)
-            importlib.import_module(module).register(self)
-
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        for module, verbs in VERB_MODULES.items():
-            if cmd_name in verbs:
-                self.load(module)
-        return super().get_command(ctx, cmd_name)
-
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        for module in VERB_MODULES:
-            self.load(module)
-        return super().list_commands(ctx)
-
-
 @click.group(
-    cls=RootGroup,
+    cls=VerbGroup,
+    lazy=VERB_MODULES,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
     epilog="\b\nStart here:\n  lambdaver init && lambdaver publish && lambdaver versions list\n\n"
-    "\b\nExit statuses: 0 success; 1 invoke: the function failed; 2 usage error;\n"
-    "253 repository problem; 254 refused; 130 interrupted; 255 internal error.",
+    "\b\n" + exit_statuses({EXIT_FUNCTION_ERROR: "invoke: the function failed"}),
 )
 @click.version_option(__version__, "--version", prog_name="lambdaver")
 @click.pass_context
@@ -80,8 +56,8 @@ def cli(ctx: click.Context) -> None:
         ctx.obj = App()
 
 
-def error_line(exc: LambdaverError) -> str:
-    op = CURRENT["operation"] or "Lambdaver"
+def error_line(exc: LambdaverError, operation: str | None) -> str:
+    op = operation or "Lambdaver"
     return f"An error occurred ({exc.code}) when calling the {op} operation: {exc.message}"
 
 
@@ -90,18 +66,19 @@ _REPOSITORY_ERRNOS = frozenset({errno.ENOSPC, errno.EROFS, errno.EACCES, errno.E
                                 errno.EDQUOT, errno.EIO})  # fmt: skip
 
 
-def handle_error(exc: BaseException) -> int:
-    """The one place that turns an exception into a message on stderr and an exit status."""
+def handle_error(exc: BaseException, app: App) -> int:
+    """The one place that turns an exception into a message on stderr and an exit status
+    (``app``: the run's state, for ``--debug`` and the operation's name)."""
     if not isinstance(exc, (LambdaverError, click.ClickException, click.exceptions.Exit)):
         from lambdaver.service.storage_errors import translate
 
         exc = translate(exc)  # storage's own errors, as the service reports them
     if isinstance(exc, LambdaverError):
-        if CURRENT["debug"]:
+        if app.debug:
             import traceback
 
             traceback.print_exception(exc, file=sys.stderr)
-        click.echo(error_line(exc), err=True)
+        click.echo(error_line(exc, app.operation), err=True)
         return exc.exit_status
     if isinstance(exc, click.exceptions.Exit):
         return exc.exit_code
@@ -115,9 +92,9 @@ def handle_error(exc: BaseException) -> int:
         return 0
     if isinstance(exc, OSError) and exc.errno in _REPOSITORY_ERRNOS:
         io = RepositoryIOError(f"{exc.strerror}: {exc.filename or ''}".rstrip(": "))
-        click.echo(error_line(io), err=True)
+        click.echo(error_line(io, app.operation), err=True)
         return EXIT_REPOSITORY
-    if CURRENT["debug"]:
+    if app.debug:
         import traceback
 
         traceback.print_exception(exc, file=sys.stderr)
@@ -130,31 +107,30 @@ def handle_error(exc: BaseException) -> int:
     return EXIT_BUG
 
 
-def _save_derived(repo: Any) -> None:
+def _save_derived(repo: Any, debug: bool) -> None:
     """Derived data is a cache: failing to write it must not fail a command that has
     already done its work and printed its result (``--debug`` shows why it failed)."""
     try:
         repo.save_derived()
     except Exception:  # noqa: BLE001 - best effort by design
-        if CURRENT["debug"]:
+        if debug:
             import traceback
 
             traceback.print_exc(file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> NoReturn:
-    CURRENT["operation"] = None
-    CURRENT["debug"] = "--debug" in (argv if argv is not None else sys.argv[1:])
-    CURRENT["repo"] = None
+    # --debug counts from the start, even for an error raised before its option is parsed
+    app = App(debug="--debug" in (argv if argv is not None else sys.argv[1:]))
     try:
-        rv = cli.main(args=argv, prog_name="lambdaver", standalone_mode=False)
+        rv = cli.main(args=argv, prog_name="lambdaver", standalone_mode=False, obj=app)
         code = rv if isinstance(rv, int) else 0
-        if code in (0, EXIT_FUNCTION_ERROR) and CURRENT["repo"] is not None:
-            _save_derived(CURRENT["repo"])  # a failed command leaves the repository as it was
+        if code in (0, EXIT_FUNCTION_ERROR) and app.found is not None:
+            _save_derived(app.found, app.debug)  # a failed command leaves the repository as it was
     except BaseException as exc:
         if isinstance(exc, SystemExit):
             raise
-        code = handle_error(exc)
+        code = handle_error(exc, app)
     try:
         sys.stdout.flush()
     except BrokenPipeError:

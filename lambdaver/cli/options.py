@@ -1,0 +1,225 @@
+"""What the commands declare, written once: the global options, the options several verbs
+share, and the epilogue of every ``--help`` (examples, then the exit statuses, generated
+from ``lambdaver.errors``)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from lambdaver import errors
+
+Decorator = Callable[[Any], Any]
+
+
+def _completion(name: str) -> Any:
+    """The ``shell_complete=`` callback ``name`` of ``cli/completion.py``, which is
+    imported only when a shell asks for completions."""
+
+    def complete(ctx: click.Context, param: click.Parameter, incomplete: str) -> Any:
+        from lambdaver.cli import completion
+
+        return getattr(completion, name)(ctx, param, incomplete)
+
+    return complete
+
+
+complete_versions = _completion("complete_versions")
+complete_targets = _completion("complete_targets")
+complete_aliases = _completion("complete_aliases")
+complete_qualifiers = _completion("complete_qualifiers")
+
+
+def compose(*decorators: Decorator) -> Decorator:
+    """Several option decorators as one, in the order they would be stacked (and shown)."""
+
+    def apply(f: Any) -> Any:
+        for decorator in reversed(decorators):
+            f = decorator(f)
+        return f
+
+    return apply
+
+
+# --- global options: accepted before or after the verb, stored into the App -------------
+
+
+def _store(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+    """Store a global option into the App on the root context, wherever it stands."""
+    if value is None or value is False:
+        return
+    from lambdaver.cli.app import get_app
+
+    setattr(get_app(ctx), str(param.name), value)
+
+
+def _chdir(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    """``-C DIR``, like git's: every relative path is then DIR's."""
+    if value is not None:
+        try:
+            os.chdir(value)
+        except OSError as exc:
+            raise click.BadParameter(f"'{value}' is not a directory ({exc.strerror})") from exc
+
+
+def _query(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        import jmespath
+        from jmespath.exceptions import JMESPathError
+
+        try:
+            jmespath.compile(value)
+        except JMESPathError as exc:
+            raise click.BadParameter(f"Bad value for --query {value}: {exc}", ctx, param) from exc
+    _store(ctx, param, value)
+
+
+_GLOBAL_OPTIONS: tuple[tuple[list[str], dict[str, Any]], ...] = (
+    (["-C", "chdir"], {"metavar": "DIR", "callback": _chdir,
+                       "help": "Run as if lambdaver was started in DIR."}),
+    (["--output"], {"type": click.Choice(["json", "table", "text"]),
+                    "help": "Output format (default: table on a terminal, else json)."}),
+    (["--query"], {"metavar": "EXPR", "callback": _query,
+                   "help": "JMESPath expression applied to the result, as in the aws CLI."}),
+    (["--debug"], {"is_flag": True, "help": "Show a traceback for errors."}),
+    (["--function-name"], {"metavar": "NAME|ARN", "help": "The function: a name, partial or "
+                           "full ARN (default: this repository's)."}),
+)  # fmt: skip
+
+_MADE: list[click.Parameter] = []
+
+
+def global_options(include_function_name: bool) -> list[click.Parameter]:
+    """The global options, made once and shared by every command that takes them (they
+    hold no state: values go to the App through their callbacks), so that defining a
+    module's verbs does not build five options per verb.  Groups take all but
+    ``--function-name``, which belongs to the verbs."""
+    if not _MADE:
+        for decls, attrs in _GLOBAL_OPTIONS:
+            _MADE.append(click.Option(decls, expose_value=False, **{"callback": _store, **attrs}))
+    return _MADE if include_function_name else _MADE[:-1]
+
+
+# --- options several verbs share ----------------------------------------------------------
+
+QUALIFIER_HELP = "$LATEST, a version number or an alias."
+LATEST_REVISION = "Only if $LATEST's RevisionId is this."
+ALIAS_REVISION = "Only if the alias's RevisionId is this (optimistic concurrency)."
+ROUTING_HELP = (
+    'JSON {"AdditionalVersionWeights": {"2": 0.1}}, the aws shorthand '
+    "AdditionalVersionWeights={2=0.1}, file://PATH or - (stdin); {} clears the weights."
+)
+WEIGHT_HELP = "VERSION=WEIGHT: send WEIGHT (0-1) of the traffic to VERSION (e.g. 2=0.1)."
+
+
+def qualifier(help: str = QUALIFIER_HELP, complete: Any = complete_qualifiers) -> Decorator:
+    """``--qualifier``: what version a verb reads, completed from the repository."""
+    return click.option("--qualifier", help=help, shell_complete=complete)
+
+
+def revision_id(help: str = LATEST_REVISION) -> Decorator:
+    """``--revision-id``: optimistic concurrency, as AWS has it."""
+    return click.option("--revision-id", help=help)
+
+
+def description(help: str) -> Decorator:
+    return click.option("--description", help=help)
+
+
+def dry_run(help: str) -> Decorator:
+    return click.option("--dry-run", is_flag=True, help=help)
+
+
+def alias_name() -> Decorator:
+    """The aws spellings' ``--name`` of an alias."""
+    return click.option("--name", required=True, help="The alias's name.")
+
+
+def alias_version(help: str, *, required: bool = False) -> Decorator:
+    """The alias verbs' ``--version``: $LATEST or a version number, completed."""
+    return click.option("--version", required=required, help=help, shell_complete=complete_targets)
+
+
+def function_version(help: str, *, required: bool = False) -> Decorator:
+    """The aws spellings' ``--function-version``."""
+    return click.option("--function-version", required=required, help=help)
+
+
+def _weight(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    from lambdaver.cli.values import parse_weight
+
+    try:
+        return [parse_weight(v) for v in value]
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), ctx, param) from exc
+
+
+def routing(*, weight: bool = True) -> Decorator:
+    """``--routing-config`` (the aws CLI's), and ``--weight V=W`` (its friendlier form)."""
+    config = click.option("--routing-config", metavar="R", help=ROUTING_HELP)
+    if not weight:
+        return config
+    return compose(
+        config,
+        click.option("--weight", multiple=True, metavar="V=W", callback=_weight, help=WEIGHT_HELP),
+    )
+
+
+def configuration(*, init: bool = False) -> Decorator:
+    """The configuration of $LATEST that a verb sets: init says what each defaults to; the
+    update verbs keep what is not given."""
+
+    def option(decl: str, help: str, default: str, **attrs: Any) -> Decorator:
+        return click.option(decl, help=f"{help} (default: {default})." if init else f"{help}.",
+                            **attrs)  # fmt: skip
+
+    return compose(
+        option("--handler", "module.function", "app.handler"),
+        option("--runtime", "e.g. python3.12", "the running Python's"),
+        option("--memory-size", "MB, 128-10240", "128", type=int),
+        option("--timeout", "Seconds, 1-900", "3", type=int),
+        description("The function's description."),
+    )
+
+
+# --- the epilogue of every --help ----------------------------------------------------------
+
+# What each exit status means, by errors.py's constants and by the family of errors
+# (errors.py's base classes) that exits with it.  A verb may say more about some of them.
+_MEANINGS: dict[int, str] = {
+    errors.EXIT_OK: "success",
+    errors.EXIT_USAGE: "usage error",
+    errors.RepositoryError.exit_status: "repository problem",
+    errors.ServiceError.exit_status: "refused (the aws service's errors)",
+    errors.EXIT_INTERRUPTED: "interrupted",
+    errors.EXIT_BUG: "internal error",
+}
+_ORDER = (errors.EXIT_OK, errors.EXIT_FUNCTION_ERROR, errors.EXIT_USAGE, errors.EXIT_REPOSITORY,
+          errors.EXIT_SERVICE, errors.EXIT_INTERRUPTED, errors.EXIT_BUG)  # fmt: skip
+_WIDTH = 76  # fits an 80-column terminal with click's indentation
+
+
+def exit_statuses(meanings: dict[int, str] | None = None) -> str:
+    """``Exit statuses: 0 success; ...; 255 internal error.``, wrapped between entries;
+    ``meanings`` adds or rewords some (diff: 0 equal, 1 different)."""
+    said = {**_MEANINGS, **(meanings or {})}
+    entries = [f"{status} {said[status]}" for status in _ORDER if status in said]
+    lines = ["Exit statuses:"]
+    for i, entry in enumerate(entries):
+        said_once = entry + ("." if i == len(entries) - 1 else ";")
+        if len(lines[-1]) + 1 + len(said_once) > _WIDTH:
+            lines.append(said_once)
+        else:
+            lines[-1] += " " + said_once
+    return "\n".join(lines)
+
+
+_DEFAULT_STATUSES = exit_statuses()
+
+
+def epilog(*examples: str, statuses: str = _DEFAULT_STATUSES) -> str:
+    """Examples, then the exit statuses, each a paragraph click does not rewrap."""
+    return "\n".join(["\b", "Examples:", *(f"  {e}" for e in examples), "", "\b", statuses])
