@@ -49,92 +49,34 @@ _CHUNK = 1 << 16
 
 
 class InvokeSpec(Value):
-    __slots__ = (
-        "code_dir",
-        "environment",
-        "function_name",
-        "function_version",
-        "handler",
-        "invoked_function_arn",
-        "log_stream_name",
-        "memory_size",
-        "payload",
-        "region",
-        "request_id",
-        "runtime",
-        "timeout",
-    )
-
-    def __init__(
-        self,
-        code_dir: StrPath,
-        handler: str,
-        runtime: str,
-        environment: dict[str, str],
-        function_name: str,
-        function_version: str,
-        invoked_function_arn: str,
-        memory_size: int,
-        timeout: int,
-        region: str,
-        payload: bytes,
-        request_id: str,
-        log_stream_name: str = "",
-    ) -> None:
-        self.code_dir = code_dir
-        self.handler = handler
-        self.runtime = runtime
-        self.environment = environment
-        self.function_name = function_name
-        self.function_version = function_version
-        self.invoked_function_arn = invoked_function_arn
-        self.memory_size = memory_size
-        self.timeout = timeout
-        self.region = region
-        self.payload = payload
-        self.request_id = request_id
-        self.log_stream_name = log_stream_name
+    code_dir: StrPath
+    handler: str
+    runtime: str
+    environment: dict[str, str]
+    function_name: str
+    function_version: str
+    invoked_function_arn: str
+    memory_size: int
+    timeout: int
+    region: str
+    payload: bytes
+    request_id: str
+    log_stream_name: str = ""
 
 
 class InvokeResult(Value):
-    __slots__ = (
-        "billed_duration_ms",
-        "duration_ms",
-        "error_type",
-        "function_error",
-        "init_duration_ms",
-        "interpreter",
-        "log",
-        "log_stream_name",
-        "max_memory_used_mb",
-        "payload",
-    )
-
-    def __init__(
-        self,
-        payload: bytes,
-        function_error: str | None,
-        error_type: str | None,
-        log: str,
-        duration_ms: float,
-        billed_duration_ms: int,
-        max_memory_used_mb: int,
-        init_duration_ms: float | None,
-        interpreter: str = "",
-        log_stream_name: str = "",
-    ) -> None:
-        self.payload = payload
-        self.function_error = function_error
-        self.error_type = error_type
-        self.log = log
-        self.duration_ms = duration_ms
-        self.billed_duration_ms = billed_duration_ms
-        self.max_memory_used_mb = max_memory_used_mb
-        self.init_duration_ms = init_duration_ms
-        #: The interpreter that ran the handler (``sys.executable`` when forked).
-        self.interpreter = interpreter
-        #: The log stream name the function saw (computed when the spec left it empty).
-        self.log_stream_name = log_stream_name
+    payload: bytes
+    function_error: str | None
+    error_type: str | None
+    log: str
+    duration_ms: float
+    billed_duration_ms: int
+    max_memory_used_mb: int
+    init_duration_ms: float | None
+    #: The interpreter that ran the handler (``sys.executable`` when forked).
+    interpreter: str = ""
+    #: The log stream name the function saw (computed when the spec left it empty).
+    log_stream_name: str = ""
 
 
 def log_tail_base64(log: str) -> str:

@@ -46,6 +46,7 @@ from lambdaver.service.functions import (
     resolve,
 )
 from lambdaver.service.repository import PENDING, LatestState, Repository, ignore_rules
+from lambdaver.storage import canonical
 from lambdaver.storage.fileutil import atomic_write, fsync_dir, sync_filesystem
 from lambdaver.storage.objects import CHUNK
 from lambdaver.storage.tree import (
@@ -285,7 +286,8 @@ def _apply(
         "function": [function[0], function[1].to_record()] if function else None,
         "publish": publish,
     }
-    atomic_write(Path(repo.dot) / PENDING, json.dumps(intent, sort_keys=True).encode())
+    # ASCII: the paths may hold the lone surrogates of undecodable file names
+    atomic_write(Path(repo.dot) / PENDING, canonical.dumps(intent, ascii=True))
     return _carry_out(repo, intent)
 
 
