@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from lambdaver import storage
 from lambdaver.errors import InvalidParameterValueException, ValidationException
-from lambdaver.storage import canonical
 from lambdaver.value import Value
 
 DEFAULT_HANDLER = "app.handler"
@@ -65,7 +65,7 @@ class FunctionConfig(Value):
         return rec
 
     def canonical_bytes(self) -> bytes:
-        return canonical.dumps(self.to_record())
+        return storage.canonical_bytes(self.to_record())
 
     @classmethod
     def from_record(cls, rec: dict[str, Any]) -> FunctionConfig:

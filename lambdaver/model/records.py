@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 
 from lambdaver.model.config import FunctionConfig
 from lambdaver.model.names import LATEST, Arns
-from lambdaver.storage import canonical
+from lambdaver.storage import canonical_json
 from lambdaver.value import Value
 
 R = TypeVar("R", bound=Value)
@@ -27,11 +27,13 @@ class VersionRecord(Value):
     revision_id: str
 
     def to_json(self) -> str:
-        return canonical.text({**self._asdict(), "config": self.config.to_record()})
+        return canonical_json({**self._asdict(), "config": self.config.to_record()})
 
     @classmethod
     def from_json(cls, text: str) -> VersionRecord:
-        return _decode(cls, canonical.loads(text), config=FunctionConfig.from_record, code_size=int)
+        import json  # imported when used: a millisecond of start-up
+
+        return _decode(cls, json.loads(text), config=FunctionConfig.from_record, code_size=int)
 
 
 def _decode(cls: type[R], raw: dict[str, Any], **convert: Callable[[Any], Any]) -> R:
@@ -106,11 +108,13 @@ class AliasState(Value):
     revision_id: str
 
     def to_json(self) -> str:
-        return canonical.text(self._asdict())
+        return canonical_json(self._asdict())
 
     @classmethod
     def from_json(cls, text: str) -> AliasState:
-        return _decode(cls, canonical.loads(text), weights=_weights)
+        import json
+
+        return _decode(cls, json.loads(text), weights=_weights)
 
     @property
     def additional_version(self) -> str | None:

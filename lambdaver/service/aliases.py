@@ -19,6 +19,7 @@ forward change (its parent is the head), so it too can be undone.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -34,7 +35,7 @@ from lambdaver.model.records import AliasState
 from lambdaver.model.routing import validate_routing
 from lambdaver.service.functions import ALIASES, VERSIONS, get_alias_state
 from lambdaver.service.repository import Repository
-from lambdaver.storage import canonical
+from lambdaver.storage import canonical_json
 from lambdaver.storage.metadata import Conflict, LogEntry
 
 CREATE = "create"
@@ -95,7 +96,7 @@ def _commit(
     value = state.to_json()
     logged = value
     if promoted_from is not None:
-        logged = canonical.text({**canonical.loads(value), "promoted_from": promoted_from})
+        logged = canonical_json({**json.loads(value), "promoted_from": promoted_from})
     meta = repo.meta
     try:
         with meta.transaction():
@@ -217,7 +218,7 @@ def delete_alias(repo: Repository, name: str) -> None:
 
 
 def _history_entry(repo: Repository, entry: LogEntry) -> dict[str, Any]:
-    raw = canonical.loads(entry.value or "{}")
+    raw = json.loads(entry.value or "{}")
     out = AliasState.from_json(entry.value or "{}").configuration(repo.arns)
     out["ChangedAt"] = entry.at
     out["Change"] = entry.change

@@ -46,7 +46,7 @@ from lambdaver.service.functions import (
     resolve,
 )
 from lambdaver.service.repository import PENDING, LatestState, Repository, ignore_rules
-from lambdaver.storage import canonical
+from lambdaver.storage import canonical_bytes
 from lambdaver.storage.fileutil import atomic_write, fsync_dir, sync_filesystem
 from lambdaver.storage.objects import CHUNK
 from lambdaver.storage.tree import (
@@ -287,7 +287,7 @@ def _apply(
         "publish": publish,
     }
     # ASCII: the paths may hold the lone surrogates of undecodable file names
-    atomic_write(Path(repo.dot) / PENDING, canonical.dumps(intent, ascii=True))
+    atomic_write(Path(repo.dot) / PENDING, canonical_bytes(intent, ascii=True))
     return _carry_out(repo, intent)
 
 
