@@ -1,143 +1,17 @@
-"""Shared CLI plumbing: the App on ``ctx.obj`` (the state of one run), the command classes
-(a Verb knows its aws operation name and takes the global options; a lazy group imports
-the module that defines a command only when that command is needed)."""
+"""Shared CLI plumbing: the command classes (a Verb knows its aws operation name and takes
+the global options; a lazy group imports the module that defines a command only when that
+command is needed).  The state of one run, ``App``, is cli/state.py's."""
 
 from __future__ import annotations
 
-import os
-import sys
 from typing import Any
 
 import click
 
 from lambdaver.cli.options import global_options
+from lambdaver.cli.state import App, get_app
 
-
-def _complete_pending(repo: Any) -> None:
-    """Before a command changes the repository: complete an interrupted checkout or
-    import (service/pending.py).  Installed on every repository the CLI opens; it runs
-    only when a command takes the lock to change something, never for a read."""
-    from lambdaver.service.pending import complete_locked
-
-    complete_locked(repo)
-
-
-class App:
-    """The state of one run, built once (by ``main``) and passed on the root ``ctx.obj``:
-    the global options' values, the operation being run (for error messages: "when calling
-    the X operation") and the repository found (whose derived data ``main`` saves when
-    the command succeeds)."""
-
-    def __init__(self, debug: bool = False) -> None:
-        self.output: str | None = None
-        self.query: str | None = None
-        self.function_name: str | None = None
-        self.debug = debug
-        self.operation: str | None = None
-        self._settings: Any = None
-        self._memo: Any = None  # the settings memo, when there is no repository yet
-        self._repo: Any = None
-
-    @property
-    def cwd(self) -> str:
-        return os.getcwd()  # -C has already changed to its directory
-
-    @property
-    def found(self) -> Any:
-        """The repository this run found or made, if any (without looking for one)."""
-        return self._repo
-
-    @property
-    def settings(self) -> Any:
-        """The user's settings: through the repository's memo when there is a repository."""
-        if self._settings is None:
-            from lambdaver.service.repository import find_root
-
-            if find_root(self.cwd) is not None:
-                try:
-                    return self.repo().settings
-                except Exception as exc:
-                    from lambdaver.service.storage_errors import is_expected
-
-                    if not is_expected(exc):
-                        raise
-                    # the verb reports it when it asks for the repository itself
-            from lambdaver.service.settings import SettingsMemo
-
-            self._memo = SettingsMemo(None)
-            self._settings = self._memo.load()
-        return self._settings
-
-    def repo(self) -> Any:
-        """The repository found from the working directory, checked against --function-name."""
-        if self._repo is None:
-            from lambdaver.service.repository import Repository
-
-            self._repo = Repository.discover(self.cwd, self._settings)
-            self._repo.on_lock(_complete_pending)
-            self._settings = self._repo.settings
-        return self._repo
-
-    def unqualified_repo(self) -> Any:
-        """The repository, for a verb that takes no qualifier: one in --function-name is
-        refused."""
-        repo = self.repo()
-        if self.qualifier(None) is not None:
-            from lambdaver.errors import InvalidParameterValueException
-
-            raise InvalidParameterValueException("Cannot provide qualifier")
-        return repo
-
-    def adopt(self, repo: Any) -> None:
-        """A repository this command made (init): it gets a settings memo too."""
-        from lambdaver.service.settings import SettingsMemo
-
-        memo = self._memo
-        if memo is None:  # the settings came from another repository (init in its subtree)
-            memo = SettingsMemo(None)
-            memo.load()
-        memo.path = repo.settings_memo_path
-        repo.settings_memo = memo
-        self._repo = repo
-
-    def qualifier(self, given: str | None) -> str | None:
-        """Merge ``--qualifier`` with a qualifier carried by ``--function-name``."""
-        repo = self.repo()
-        if self.function_name is None:
-            return given
-        from lambdaver.model.names import merge_qualifier, parse_function_name
-
-        in_name = parse_function_name(
-            self.function_name,
-            region=self.settings.region,
-            account=self.settings.account_id,
-            expected=repo.name,
-        )
-        return merge_qualifier(in_name, given)
-
-    def output_format(self) -> str:
-        if self.output:
-            return self.output
-        env = os.environ.get("LAMBDAVER_OUTPUT")
-        if env in ("json", "table", "text"):
-            return env
-        if self.settings.output:
-            return str(self.settings.output)
-        return "table" if sys.stdout.isatty() else "json"
-
-    def emit(self, result: Any, stream: Any = None) -> None:
-        """Render a result (to stdout unless ``stream`` is given)."""
-        from lambdaver.cli.render import apply_query, render
-
-        render(apply_query(result, self.query), self.output_format(), self.operation or "", stream)
-
-
-def get_app(ctx: click.Context | None = None) -> App:
-    """The App on the root context (made there if the caller gave none)."""
-    root = (ctx or click.get_current_context()).find_root()
-    if not isinstance(root.obj, App):
-        root.obj = App()
-    return root.obj
+__all__ = ["App", "LazyGroup", "Verb", "VerbGroup", "aws_spelling", "commands", "get_app"]
 
 
 class Verb(click.Command):

@@ -20,7 +20,7 @@ SHELLS = ("bash", "zsh", "fish")
 
 
 def _repo(ctx: click.Context) -> Any:
-    from lambdaver.cli.app import get_app
+    from lambdaver.cli.state import get_app
     from lambdaver.service.repository import Repository
     from lambdaver.service.settings import load_settings
 

@@ -51,7 +51,7 @@ def _store(ctx: click.Context, param: click.Parameter, value: Any) -> None:
     """Store a global option into the App on the root context, wherever it stands."""
     if value is None or value is False:
         return
-    from lambdaver.cli.app import get_app
+    from lambdaver.cli.state import get_app
 
     setattr(get_app(ctx), str(param.name), value)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from lambdaver import storage
 from lambdaver.errors import InvalidParameterValueException, ValidationException
 from lambdaver.value import Value
 
@@ -47,43 +48,24 @@ FIELDS = {
 class FunctionConfig(Value):
     """Version-level configuration (what a published version freezes)."""
 
-    __slots__ = ("description", "environment", "handler", "memory_size", "runtime", "timeout")
-
-    def __init__(
-        self,
-        runtime: str,
-        handler: str = DEFAULT_HANDLER,
-        memory_size: int = DEFAULT_MEMORY,
-        timeout: int = DEFAULT_TIMEOUT,
-        description: str = "",
-        environment: dict[str, str] | None = None,
-    ) -> None:
-        self.runtime = runtime
-        self.handler = handler
-        self.memory_size = memory_size
-        self.timeout = timeout
-        self.description = description
-        self.environment = environment
+    runtime: str
+    handler: str = DEFAULT_HANDLER
+    memory_size: int = DEFAULT_MEMORY
+    timeout: int = DEFAULT_TIMEOUT
+    description: str = ""
+    environment: dict[str, str] | None = None
 
     def to_record(self) -> dict[str, Any]:
-        """Canonical dict for hashing and storage (field names are the TOML keys)."""
-        rec: dict[str, Any] = {
-            "runtime": self.runtime,
-            "handler": self.handler,
-            "memory_size": self.memory_size,
-            "timeout": self.timeout,
-            "description": self.description,
-        }
-        if self.environment is not None:
-            rec["environment"] = dict(sorted(self.environment.items()))
+        """Canonical dict for hashing and storage (field names are the TOML keys, in the
+        TOML file's order); no ``environment`` when it is unset."""
+        rec = self._asdict()
+        env = rec.pop("environment")
+        if env is not None:
+            rec["environment"] = dict(sorted(env.items()))
         return rec
 
     def canonical_bytes(self) -> bytes:
-        import json  # imported when used: a millisecond of start-up
-
-        return json.dumps(
-            self.to_record(), sort_keys=True, separators=(",", ":"), ensure_ascii=False
-        ).encode()
+        return storage.canonical_bytes(self.to_record())
 
     @classmethod
     def from_record(cls, rec: dict[str, Any]) -> FunctionConfig:

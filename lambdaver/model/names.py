@@ -103,12 +103,9 @@ def is_version_number(q: str) -> bool:
 class Arns(Value):
     """Builds ARNs for one function in one region and account."""
 
-    __slots__ = ("account", "name", "region")
-
-    def __init__(self, region: str, account: str, name: str) -> None:
-        self.region = region
-        self.account = account
-        self.name = name
+    region: str
+    account: str
+    name: str
 
     def function(self, qualifier: str | None = None) -> str:
         base = f"arn:aws:lambda:{self.region}:{self.account}:function:{self.name}"

@@ -2,88 +2,44 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from lambdaver.model.config import FunctionConfig
 from lambdaver.model.names import LATEST, Arns
+from lambdaver.storage import canonical_json
 from lambdaver.value import Value
+
+R = TypeVar("R", bound=Value)
 
 
 class VersionRecord(Value):
     """What ``publish`` freezes.  Immutable; stored as an object and as the version's ref."""
 
-    __slots__ = (
-        "code_sha256",
-        "code_size",
-        "config",
-        "config_hash",
-        "description",
-        "last_modified",
-        "revision_id",
-        "tree",
-        "version",
-    )
-
-    def __init__(
-        self,
-        version: str,
-        tree: str,
-        config_hash: str,
-        config: FunctionConfig,
-        description: str,
-        code_sha256: str,
-        code_size: int,
-        last_modified: str,
-        revision_id: str,
-    ) -> None:
-        self.version = version
-        self.tree = tree  # sha256 hex of the canonical manifest
-        self.config_hash = (
-            config_hash  # sha256 hex of $LATEST's canonical configuration at publish time
-        )
-        self.config = config  # ... and that configuration
-        self.description = description  # the version's own description
-        self.code_sha256 = code_sha256
-        self.code_size = code_size
-        self.last_modified = last_modified
-        self.revision_id = revision_id
+    version: str
+    tree: str  # sha256 hex of the canonical manifest
+    config_hash: str  # sha256 hex of $LATEST's canonical configuration at publish time
+    config: FunctionConfig  # ... and that configuration
+    description: str  # the version's own description
+    code_sha256: str
+    code_size: int
+    last_modified: str
+    revision_id: str
 
     def to_json(self) -> str:
-        import json  # imported when used: a millisecond of start-up
-
-        return json.dumps(
-            {
-                "version": self.version,
-                "tree": self.tree,
-                "config_hash": self.config_hash,
-                "config": self.config.to_record(),
-                "description": self.description,
-                "code_sha256": self.code_sha256,
-                "code_size": self.code_size,
-                "last_modified": self.last_modified,
-                "revision_id": self.revision_id,
-            },
-            sort_keys=True,
-            separators=(",", ":"),
-            ensure_ascii=False,
-        )
+        return canonical_json({**self._asdict(), "config": self.config.to_record()})
 
     @classmethod
     def from_json(cls, text: str) -> VersionRecord:
-        import json
+        import json  # imported when used: a millisecond of start-up
 
-        raw = json.loads(text)
-        return cls(
-            version=raw["version"],
-            tree=raw["tree"],
-            config_hash=raw["config_hash"],
-            config=FunctionConfig.from_record(raw["config"]),
-            description=raw["description"],
-            code_sha256=raw["code_sha256"],
-            code_size=int(raw["code_size"]),
-            last_modified=raw["last_modified"],
-            revision_id=raw["revision_id"],
-        )
+        return _decode(cls, json.loads(text), config=FunctionConfig.from_record, code_size=int)
+
+
+def _decode(cls: type[R], raw: dict[str, Any], **convert: Callable[[Any], Any]) -> R:
+    """A record from its JSON object: every field read in declaration order (a missing one
+    raises KeyError), those named in ``convert`` passed through their function."""
+    return cls(*[convert[f](raw[f]) if f in convert else raw[f] for f in cls._fields])
 
 
 def function_configuration(
@@ -145,50 +101,20 @@ __all__ = ["LATEST", "VersionRecord", "function_configuration", "version_configu
 class AliasState(Value):
     """One state of an alias: where it points, its weights, its description, its revision."""
 
-    __slots__ = ("description", "name", "revision_id", "version", "weights")
-
-    def __init__(
-        self,
-        name: str,
-        version: str,
-        description: str,
-        weights: dict[str, float],
-        revision_id: str,
-    ) -> None:
-        self.name = name
-        self.version = version
-        self.description = description
-        self.weights = weights
-        self.revision_id = revision_id
+    name: str
+    version: str
+    description: str
+    weights: dict[str, float]
+    revision_id: str
 
     def to_json(self) -> str:
-        import json  # imported when used: a millisecond of start-up
-
-        return json.dumps(
-            {
-                "name": self.name,
-                "version": self.version,
-                "description": self.description,
-                "weights": self.weights,
-                "revision_id": self.revision_id,
-            },
-            sort_keys=True,
-            separators=(",", ":"),
-            ensure_ascii=False,
-        )
+        return canonical_json(self._asdict())
 
     @classmethod
     def from_json(cls, text: str) -> AliasState:
         import json
 
-        raw = json.loads(text)
-        return cls(
-            name=raw["name"],
-            version=raw["version"],
-            description=raw["description"],
-            weights={str(k): float(v) for k, v in raw["weights"].items()},
-            revision_id=raw["revision_id"],
-        )
+        return _decode(cls, json.loads(text), weights=_weights)
 
     @property
     def additional_version(self) -> str | None:
@@ -206,3 +132,7 @@ class AliasState(Value):
             out["RoutingConfig"] = {"AdditionalVersionWeights": dict(self.weights)}
         out["RevisionId"] = self.revision_id
         return out
+
+
+def _weights(raw: dict[str, Any]) -> dict[str, float]:
+    return {str(k): float(v) for k, v in raw.items()}

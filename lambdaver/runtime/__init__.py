@@ -37,42 +37,16 @@ class EnvironmentSpec(Value):
     ``log_stream_name`` empty: the executor makes one (``YYYY/MM/DD/[VERSION]<32 hex>``).
     """
 
-    __slots__ = (
-        "code_dir",
-        "environment",
-        "function_name",
-        "function_version",
-        "handler",
-        "log_stream_name",
-        "memory_size",
-        "region",
-        "runtime",
-        "timeout",
-    )
-
-    def __init__(
-        self,
-        code_dir: StrPath,
-        handler: str,
-        runtime: str,
-        environment: dict[str, str],
-        function_name: str,
-        function_version: str,
-        memory_size: int,
-        timeout: int,
-        region: str,
-        log_stream_name: str = "",
-    ) -> None:
-        self.code_dir = code_dir
-        self.handler = handler
-        self.runtime = runtime
-        self.environment = environment
-        self.function_name = function_name
-        self.function_version = function_version
-        self.memory_size = memory_size
-        self.timeout = timeout
-        self.region = region
-        self.log_stream_name = log_stream_name
+    code_dir: StrPath
+    handler: str
+    runtime: str
+    environment: dict[str, str]
+    function_name: str
+    function_version: str
+    memory_size: int
+    timeout: int
+    region: str
+    log_stream_name: str = ""
 
 
 class InvokeResult(Value):
@@ -80,45 +54,19 @@ class InvokeResult(Value):
     failure of the function (then ``payload`` is AWS's error object); ``log`` is the
     whole log text, ``START`` ... ``REPORT``."""
 
-    __slots__ = (
-        "billed_duration_ms",
-        "duration_ms",
-        "error_type",
-        "function_error",
-        "init_duration_ms",
-        "interpreter",
-        "log",
-        "log_stream_name",
-        "max_memory_used_mb",
-        "payload",
-    )
-
-    def __init__(
-        self,
-        payload: bytes,
-        function_error: str | None,
-        error_type: str | None,
-        log: str,
-        duration_ms: float,
-        billed_duration_ms: int,
-        max_memory_used_mb: int,
-        init_duration_ms: float | None,
-        interpreter: str = "",
-        log_stream_name: str = "",
-    ) -> None:
-        self.payload = payload
-        self.function_error = function_error
-        self.error_type = error_type
-        self.log = log
-        self.duration_ms = duration_ms
-        self.billed_duration_ms = billed_duration_ms
-        self.max_memory_used_mb = max_memory_used_mb
-        #: None when the invocation had no init phase (a warm environment, a failed init).
-        self.init_duration_ms = init_duration_ms
-        #: The program that ran the handler (``sys.executable`` when forked).
-        self.interpreter = interpreter
-        #: The log stream name the function saw.
-        self.log_stream_name = log_stream_name
+    payload: bytes
+    function_error: str | None
+    error_type: str | None
+    log: str
+    duration_ms: float
+    billed_duration_ms: int
+    max_memory_used_mb: int
+    #: None when the invocation had no init phase (a warm environment, a failed init).
+    init_duration_ms: float | None
+    #: The program that ran the handler (``sys.executable`` when forked).
+    interpreter: str = ""
+    #: The log stream name the function saw.
+    log_stream_name: str = ""
 
 
 class Environment(ABC):

@@ -27,11 +27,8 @@ CURRENT_RUNTIME = f"python{sys.version_info[0]}.{sys.version_info[1]}"
 class Choice(Value):
     """``executable`` None: fork this process.  ``warning``: say it before running."""
 
-    __slots__ = ("executable", "warning")
-
-    def __init__(self, executable: str | None, warning: str | None = None) -> None:
-        self.executable = executable
-        self.warning = warning
+    executable: str | None
+    warning: str | None = None
 
 
 def parse_runtime(runtime: str) -> tuple[int, int] | None:

@@ -20,6 +20,8 @@ import os
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
+from lambdaver.storage import canonical_bytes
+
 if TYPE_CHECKING:
     from lambdaver.storage.fileutil import StrPath
 
@@ -38,8 +40,7 @@ class Journal:
 
     def append(self, entry: Mapping[str, Any]) -> None:
         """Add one entry (a JSON object); rotate when the file has grown too big."""
-        line = json.dumps(entry, separators=(",", ":"), sort_keys=True) + "\n"
-        data = line.encode("utf-8")
+        data = canonical_bytes(entry, ascii=True) + b"\n"
         try:
             fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
         except FileNotFoundError:

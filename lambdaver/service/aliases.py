@@ -35,6 +35,7 @@ from lambdaver.model.records import AliasState
 from lambdaver.model.routing import validate_routing
 from lambdaver.service.functions import get_alias_state
 from lambdaver.service.repository import ALIASES, VERSIONS, Repository
+from lambdaver.storage import canonical_json
 from lambdaver.storage.metadata import Conflict, LogEntry
 
 CREATE = "create"
@@ -95,12 +96,7 @@ def _commit(
     value = state.to_json()
     logged = value
     if promoted_from is not None:
-        logged = json.dumps(
-            {**json.loads(value), "promoted_from": promoted_from},
-            sort_keys=True,
-            separators=(",", ":"),
-            ensure_ascii=False,
-        )
+        logged = canonical_json({**json.loads(value), "promoted_from": promoted_from})
     meta = repo.meta
     try:
         with meta.transaction():

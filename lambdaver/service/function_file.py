@@ -20,11 +20,8 @@ KEYS = ("name", "runtime", "handler", "memory_size", "timeout", "description", "
 
 
 class FunctionFile(Value):
-    __slots__ = ("config", "name")
-
-    def __init__(self, name: str, config: FunctionConfig) -> None:
-        self.name = name
-        self.config = config
+    name: str
+    config: FunctionConfig
 
 
 def _line_of(text: str, key: str, table: str | None = None) -> int | None:

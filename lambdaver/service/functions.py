@@ -128,17 +128,9 @@ class Resolved(Value):
     """What a qualifier names: ``version`` is ``$LATEST`` or a number; ``record`` is set for
     a published version; ``alias`` when the qualifier was an alias name."""
 
-    __slots__ = ("alias", "record", "version")
-
-    def __init__(
-        self,
-        version: str,
-        record: VersionRecord | None,
-        alias: AliasState | None = None,
-    ) -> None:
-        self.version = version
-        self.record = record
-        self.alias = alias
+    version: str
+    record: VersionRecord | None
+    alias: AliasState | None = None
 
 
 def resolve(repo: Repository, qualifier: str | None) -> Resolved:

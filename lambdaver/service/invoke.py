@@ -34,21 +34,11 @@ MAX_PAYLOAD = 6_291_456
 
 
 class InvokeOutput(Value):
-    __slots__ = ("executed_version", "function_error", "log_result", "payload", "status_code")
-
-    def __init__(
-        self,
-        status_code: int,
-        payload: bytes,
-        executed_version: str | None = None,
-        function_error: str | None = None,
-        log_result: str | None = None,
-    ) -> None:
-        self.status_code = status_code
-        self.payload = payload
-        self.executed_version = executed_version
-        self.function_error = function_error
-        self.log_result = log_result
+    status_code: int
+    payload: bytes
+    executed_version: str | None = None
+    function_error: str | None = None
+    log_result: str | None = None
 
     def metadata(self) -> dict[str, Any]:
         """The aws CLI's printed fields, in its order."""

@@ -28,6 +28,7 @@ from lambdaver.model.config import FunctionConfig
 from lambdaver.service.function_file import write_function_file
 from lambdaver.service.functions import publish as publish_version
 from lambdaver.service.repository import PENDING, Repository
+from lambdaver.storage import canonical_bytes
 from lambdaver.storage.fileutil import atomic_write, fsync_dir, sync_filesystem, tmp_name
 
 
@@ -94,7 +95,8 @@ def apply(
         "function": [function[0], function[1].to_record()] if function else None,
         "publish": publish,
     }
-    atomic_write(Path(repo.dot) / PENDING, json.dumps(intent, sort_keys=True).encode())
+    # ASCII: the paths may hold the lone surrogates of undecodable file names
+    atomic_write(Path(repo.dot) / PENDING, canonical_bytes(intent, ascii=True))
     return _carry_out(repo, intent)
 
 

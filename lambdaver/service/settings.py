@@ -28,19 +28,10 @@ MEMO_FORMAT = 1
 
 
 class Settings(Value):
-    __slots__ = ("account_id", "output", "path", "region")
-
-    def __init__(
-        self,
-        region: str = DEFAULT_REGION,
-        account_id: str = DEFAULT_ACCOUNT,
-        output: str | None = None,
-        path: str | None = None,
-    ) -> None:
-        self.region = region
-        self.account_id = account_id
-        self.output = output
-        self.path = path
+    region: str = DEFAULT_REGION
+    account_id: str = DEFAULT_ACCOUNT
+    output: str | None = None
+    path: str | None = None
 
     def values(self) -> tuple[str, str, str | None]:
         """What the config file says (without where it is)."""

@@ -50,21 +50,13 @@ JOURNAL_MODE = "DELETE"
 
 
 class LogEntry(Value):
-    __slots__ = ("at", "change", "id", "parent", "value")
+    """One row of a ref's log (its columns, in order)."""
 
-    def __init__(
-        self,
-        id: int,
-        at: str,
-        change: str,
-        value: str | None,
-        parent: int | None,
-    ) -> None:
-        self.id = id
-        self.at = at
-        self.change = change
-        self.value = value
-        self.parent = parent
+    id: int
+    at: str
+    change: str
+    value: str | None
+    parent: int | None
 
 
 class Conflict(Exception):
