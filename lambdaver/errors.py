@@ -7,7 +7,7 @@ message and an exit status.  Nothing here knows about click.
 
 from __future__ import annotations
 
-# Exit statuses (contract section 7).
+# Exit statuses (docs/cli.md, "Exit statuses").
 EXIT_OK = 0
 EXIT_FUNCTION_ERROR = 1
 EXIT_USAGE = 2

@@ -1,5 +1,5 @@
 """Aliases: create/update/get/list/delete, weighted routing, history, rollback, promote,
-their aws spellings, and the reliability rules (contract §2, §5, §7; lambda-semantics §6-§7)."""
+their aws spellings, and the reliability rules (docs/aliases.md)."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 line on standard error in the contract's form (``An error occurred (Code) when calling
 the Op operation: ...``, exit 254 or 253) or click's usage message (exit 2), nothing on
 standard output, and leave the function directory and its repository byte-identical
-(contract §7: "A refused command changes nothing on disk").
+("A refused command changes nothing on disk": docs/cli.md, "Exit statuses").
 
 Faults that a root-run test cannot produce with chmod (an unreadable file, a read-only
 repository, a full disk) are injected in-process (``run_cli`` goes through the real error
@@ -630,7 +630,7 @@ TABLE: list[Bad] = [
         "Status", setup=write("locked/a.py", ""), fault=unreadable_dir("locked")),
     Bad("ignore-file-not-utf8", ("publish",), 254, I, ".lambdaverignore",
         "PublishVersion", setup=write(".lambdaverignore", b"\xff\xfe*.log\n")),
-    # --- zip slip (update-function-code --zip-file, contract §2) ---
+    # --- zip slip (update-function-code --zip-file) ---
     Bad("zip-slip-dotdot", ("update-function-code", "--zip-file", "fileb://{tmp}/evil.zip",
         "--publish"), 254, I, "../evil.py", "UpdateFunctionCode",
         setup=evil_zip("evil.zip", {"app.py": b"", "../evil.py": b"x"})),

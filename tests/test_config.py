@@ -1,4 +1,4 @@
-"""config show/set, update-function-configuration, lambdaver.toml validation (§1, §4)."""
+"""config show/set, update-function-configuration, lambdaver.toml validation."""
 
 from __future__ import annotations
 

@@ -193,7 +193,7 @@ def test_gc_killed_at_each_step_leaves_the_next_publish_whole(
 
 def test_update_function_code_killed_mid_way_leaves_old_or_new_code(fn: Fn, tmp_path: Path) -> None:
     """``update-function-code --publish`` replaces $LATEST and publishes "in one atomic
-    step" (contract §2): killed after k of its files are in place, $LATEST must hold the
+    step" (as AWS does): killed after k of its files are in place, $LATEST must hold the
     old code or the new code, not a mixture."""
     import zipfile
 

@@ -1,4 +1,4 @@
-"""init (create-function): defaults, starter code, adoption, refusals (contract §2)."""
+"""init (create-function): defaults, starter code, adoption, refusals."""
 
 from __future__ import annotations
 

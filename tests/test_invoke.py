@@ -1,4 +1,4 @@
-"""invoke, logs and metrics through the CLI (contract §6, issue: invoke)."""
+"""invoke, logs and metrics through the CLI (docs/runtime.md)."""
 
 from __future__ import annotations
 

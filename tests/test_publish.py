@@ -1,4 +1,4 @@
-"""publish / publish-version, status, and the rules of versions (contract §2, §4)."""
+"""publish / publish-version, status, and the rules of versions."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""versions list/show/delete and their aws spellings (contract §2, §4)."""
+"""versions list/show/delete and their aws spellings."""
 
 from __future__ import annotations
 

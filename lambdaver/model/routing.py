@@ -2,7 +2,7 @@
 
 Pure: no I/O.  Whether the additional version exists is the service's question; everything
 that can be decided from the values alone is decided here, in the order LocalStack and AWS's
-recordings show (lambda-semantics.md §7): entry count, weight range, same-as-primary,
+recordings show: entry count, weight range, same-as-primary,
 ``$LATEST`` primary, key pattern.
 """
 
@@ -57,7 +57,7 @@ def validate_routing(primary: str, weights: Mapping[str, float]) -> None:
     """Refuse weights that AWS refuses, with AWS's error and wording, first failure wins.
 
     An empty map is always valid: it means "no routing".  A weight of exactly 1.0 is
-    accepted (the API model allows it; lambda-semantics.md §7)."""
+    accepted (the API model allows it)."""
     if not weights:
         return
     if len(weights) > 1:

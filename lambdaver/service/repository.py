@@ -64,7 +64,7 @@ VERSION_COUNTER = "version"
 
 
 def ignore_rules() -> IgnoreRules:
-    """Contract §1: always ignored, whatever .lambdaverignore says."""
+    """Always ignored, whatever .lambdaverignore says (README, "Layout of a function")."""
     return IgnoreRules(
         names_anywhere=frozenset({DOT, ".git", "__pycache__"}),
         root_names=frozenset({FUNCTION_FILE, IGNORE_FILE}),
