@@ -127,7 +127,7 @@ def test_fast_json_listing_equals_the_rendered_result(fn: Fn, tmp_path, monkeypa
     fn.ok("versions", "delete", "2")
     listed = fn("versions", "list").stdout
     repo = Repository.discover(fn.root, load_settings())
-    assert listed == json.dumps(svc.list_versions(repo), indent=4, ensure_ascii=False) + "\n"
+    assert listed == json.dumps(svc.list_versions(repo).to_aws(), indent=4, ensure_ascii=False) + "\n"
     # another region: the cached renderings no longer apply and are rendered afresh
     cfg = tmp_path / "eu.toml"
     cfg.write_text('region = "eu-west-1"\n')
@@ -135,7 +135,7 @@ def test_fast_json_listing_equals_the_rendered_result(fn: Fn, tmp_path, monkeypa
     listed = fn("versions", "list").stdout
     assert "eu-west-1" in listed and "us-east-1" not in listed
     repo = Repository.discover(fn.root, load_settings())
-    assert listed == json.dumps(svc.list_versions(repo), indent=4, ensure_ascii=False) + "\n"
+    assert listed == json.dumps(svc.list_versions(repo).to_aws(), indent=4, ensure_ascii=False) + "\n"
 
 
 def _full_listing(fn: Fn) -> str:
@@ -146,7 +146,7 @@ def _full_listing(fn: Fn) -> str:
     from lambdaver.service.settings import load_settings
 
     repo = Repository.discover(fn.root, load_settings())
-    return json.dumps(svc.list_versions(repo), indent=4, ensure_ascii=False) + "\n"
+    return json.dumps(svc.list_versions(repo).to_aws(), indent=4, ensure_ascii=False) + "\n"
 
 
 CHANGES = {
