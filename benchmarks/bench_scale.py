@@ -22,6 +22,7 @@ from _common import bench_env, lambdaver_cmd, machine_info, machine_line, median
 
 def build(root: Path, versions: int, aliases: int) -> Path:
     """A repository made in-process through the service layer (fast)."""
+    from lambdaver.cli.listing import item_view
     from lambdaver.service import aliases as al
     from lambdaver.service import functions as fns
     from lambdaver.service.settings import Settings
@@ -33,7 +34,7 @@ def build(root: Path, versions: int, aliases: int) -> Path:
     repo, _ = fns.init_function(fn, Settings(), name="scale", runtime=runtime)
     for i in range(versions):
         (fn / "app.py").write_text(f"def handler(e, c):\n    return {i}\n")
-        fns.publish(repo)
+        fns.publish(repo, view=item_view)  # the view the CLI's publish stores
     for i in range(aliases):
         al.create_alias(repo, f"a{i}", str(1 + i % versions))
     return fn

@@ -80,7 +80,9 @@ CLICK_APP_EXIT = CLICK_APP.replace(
 )
 
 # Run with sys.executable in the repository; argv: N, file to change.  Publishes N
-# versions through the library, in one process.  Exits LIB_UNAVAILABLE (before writing
+# versions through the library, in one process, each with the view the CLI's publish
+# stores for its listing (when this lambdaver has one), so the repository is as the CLI
+# would have made it.  Exits LIB_UNAVAILABLE (before writing
 # anything) if the library does not offer what is needed.
 LIB_PUBLISH = textwrap.dedent(
     f"""\
@@ -95,6 +97,12 @@ LIB_PUBLISH = textwrap.dedent(
         print(f"library publish unavailable: {{exc}}", file=sys.stderr)
         sys.exit({LIB_UNAVAILABLE})
 
+    try:
+        from lambdaver.cli.listing import item_view
+        how = {{"view": item_view}}
+    except ImportError:  # the view was made inside publish
+        how = {{}}
+
     n, target = int(sys.argv[1]), Path(sys.argv[2])
     try:
         repo = Repository.discover(Path.cwd(), load_settings())
@@ -104,7 +112,7 @@ LIB_PUBLISH = textwrap.dedent(
     for i in range(n):
         with target.open("a") as fh:
             fh.write(f"VERSION_{{i}} = {{i}}\\n")
-        publish(repo)
+        publish(repo, **how)
     """
 )
 

@@ -656,17 +656,17 @@ def test_service_is_usable_without_click(fn3: Fn) -> None:
 
     repo = _repo(fn3)
     out = aliases.create_alias(repo, "prod", "1", description="live", weights={"2": 0.25})
-    assert points(out) == ("1", {"2": 0.25}, "live")
+    assert points(out.to_aws()) == ("1", {"2": 0.25}, "live")
     assert aliases.get_alias(repo, "prod") == out
     out = aliases.update_alias(repo, "prod", weights={})
-    assert points(out) == ("1", {}, "live")
-    assert aliases.list_aliases(repo, "1") == {"Aliases": [out]}
-    assert points(aliases.rollback(repo, "prod")) == ("1", {"2": 0.25}, "live")
-    assert [e["Change"] for e in aliases.alias_history(repo, "prod")["History"]] == [
+    assert points(out.to_aws()) == ("1", {}, "live")
+    assert aliases.list_aliases(repo, "1").to_aws() == {"Aliases": [out.to_aws()]}
+    assert points(aliases.rollback(repo, "prod").to_aws()) == ("1", {"2": 0.25}, "live")
+    assert [e["Change"] for e in aliases.alias_history(repo, "prod").to_aws()["History"]] == [
         "rollback", "update", "create",
     ]  # fmt: skip
     aliases.delete_alias(repo, "prod")
-    assert aliases.list_aliases(repo) == {"Aliases": []}
+    assert aliases.list_aliases(repo).to_aws() == {"Aliases": []}
 
 
 def test_a_change_and_its_history_entry_are_one_atomic_step(

@@ -68,7 +68,10 @@ class Entry:
     parent: int | None  # index into the alias's entries
 
 
-def state_of(conf: dict[str, Any]) -> State:
+def state_of(conf: Any) -> State:
+    """The state an AliasConfiguration (a service's record, or its AWS shape) describes."""
+    if not isinstance(conf, dict):
+        conf = conf.to_aws()
     weights = conf.get("RoutingConfig", {}).get("AdditionalVersionWeights", {})
     return State(conf["FunctionVersion"], tuple(sorted(weights.items())), conf["Description"])
 
@@ -148,7 +151,7 @@ class Versioning(RuleBasedStateMachine):
         (self.root / "app.py").write_text(f"def handler(event, context):\n    return {content}\n")
         newest = str(self.counter)
         unchanged = newest in self.live and self.content_of.get(newest) == content
-        result = functions.publish(self.repo)
+        result = functions.publish(self.repo).to_aws()
         version = result["Version"]
         if unchanged:
             assert version == newest
@@ -310,7 +313,7 @@ class Versioning(RuleBasedStateMachine):
                 pinned.add(st_.version)
                 pinned.update(v for v, _ in st_.weights)
         doomed = [n for n in numbers if n not in pinned]
-        out = lifecycle.prune(self.repo, keep=keep, history_depth=depth)
+        out = lifecycle.prune(self.repo, keep=keep, history_depth=depth).to_aws()
         assert out["Deleted"] == doomed
         event(f"prune deleted {min(len(doomed), 2)}+")
         self.live -= set(doomed)
@@ -325,14 +328,14 @@ class Versioning(RuleBasedStateMachine):
             assert (
                 functions.version_configuration(
                     self.repo.arns, functions.get_version_record(self.repo, number)
-                )["CodeSha256"]
+                ).to_aws()["CodeSha256"]
                 == self.code[number]
             )
         assert self.repo.meta.counter(functions.VERSION_COUNTER) == self.counter
 
     @invariant()
     def aliases_match_the_model_and_point_at_existing_versions(self) -> None:
-        listed = aliases.list_aliases(self.repo)["Aliases"]
+        listed = aliases.list_aliases(self.repo).to_aws()["Aliases"]
         assert {a["Name"] for a in listed} == set(self.aliases)
         for conf in listed:
             s = state_of(conf)
@@ -340,7 +343,7 @@ class Versioning(RuleBasedStateMachine):
             assert s.version == LATEST or s.version in self.live
             for v, _ in s.weights:
                 assert v in self.live
-            history = aliases.alias_history(self.repo, conf["Name"])["History"]
+            history = aliases.alias_history(self.repo, conf["Name"]).to_aws()["History"]
             assert len(history) == len(self.aliases[conf["Name"]])
             head = {k: v for k, v in history[0].items() if k not in ("ChangedAt", "Change")}
             head.pop("PromotedFrom", None)

@@ -127,7 +127,8 @@ def test_fast_json_listing_equals_the_rendered_result(fn: Fn, tmp_path, monkeypa
     fn.ok("versions", "delete", "2")
     listed = fn("versions", "list").stdout
     repo = Repository.discover(fn.root, load_settings())
-    assert listed == json.dumps(svc.list_versions(repo), indent=4, ensure_ascii=False) + "\n"
+    full = svc.list_versions(repo).to_aws()
+    assert listed == json.dumps(full, indent=4, ensure_ascii=False) + "\n"
     # another region: the cached renderings no longer apply and are rendered afresh
     cfg = tmp_path / "eu.toml"
     cfg.write_text('region = "eu-west-1"\n')
@@ -135,7 +136,30 @@ def test_fast_json_listing_equals_the_rendered_result(fn: Fn, tmp_path, monkeypa
     listed = fn("versions", "list").stdout
     assert "eu-west-1" in listed and "us-east-1" not in listed
     repo = Repository.discover(fn.root, load_settings())
-    assert listed == json.dumps(svc.list_versions(repo), indent=4, ensure_ascii=False) + "\n"
+    full = svc.list_versions(repo).to_aws()
+    assert listed == json.dumps(full, indent=4, ensure_ascii=False) + "\n"
+
+
+def test_versions_published_without_a_view_are_listed_alike(fn: Fn) -> None:
+    """A library caller's publish stores no rendering unless it passes one; the listing then
+    renders those versions afresh, and the CLI's publish stores the CLI's own rendering."""
+    from lambdaver.cli.listing import item_view
+    from lambdaver.service import functions as svc
+    from lambdaver.service.repository import VERSIONS, Repository
+    from lambdaver.service.settings import load_settings
+
+    fn.publish(**{"app.py": "# cli\n"})
+    repo = Repository.discover(fn.root, load_settings())
+    fn.write("app.py", "# library\n")
+    bare = svc.publish(repo, description="no view")
+    fn.write("app.py", "# library, with the CLI's view\n")
+    viewed = svc.publish(repo, view=item_view)
+    repo.save_caches()
+    views = {n: v for n, _raw, v in repo.meta.views(VERSIONS)}
+    assert views[bare.version] is None
+    assert views[viewed.version] == item_view(viewed)
+    assert views["1"] == item_view(svc.get_configuration(repo, "1"))
+    assert fn("versions", "list").stdout == _full_listing(fn)
 
 
 def _full_listing(fn: Fn) -> str:
@@ -146,7 +170,7 @@ def _full_listing(fn: Fn) -> str:
     from lambdaver.service.settings import load_settings
 
     repo = Repository.discover(fn.root, load_settings())
-    return json.dumps(svc.list_versions(repo), indent=4, ensure_ascii=False) + "\n"
+    return json.dumps(svc.list_versions(repo).to_aws(), indent=4, ensure_ascii=False) + "\n"
 
 
 CHANGES = {

@@ -48,10 +48,10 @@ def diff(a: str, b: str | None, patch: bool) -> None:
     app = get_app()
     result = svc.diff(app.repo(), app.qualifier(a) or a, b, patch=patch)
     if patch and app.query is None and app.output_format() != "json":
-        click.echo(result["Patch"], nl=False)
+        click.echo(result.patch, nl=False)
     else:
         app.emit(result)
-    if not result["Equal"]:
+    if not result.equal:
         raise click.exceptions.Exit(1)
 
 
@@ -119,7 +119,7 @@ def export(qualifier: str | None, out: str) -> None:
         import tempfile
 
         with tempfile.TemporaryFile() as f:
-            result = {"ZipFile": "-", **svc.write_zip(repo, q, f)}
+            result = svc.write_zip(repo, q, f).replace(zip_file="-")
             f.seek(0)
             while chunk := f.read(1 << 20):
                 sys.stdout.buffer.write(chunk)
@@ -142,12 +142,13 @@ def export(qualifier: str | None, out: str) -> None:
 def _run_import(source: Path | bytes, publish: bool, revision_id: str | None) -> None:
     import io
 
+    from lambdaver.cli.listing import item_view
     from lambdaver.service import code as svc
 
     app = get_app()
     repo = app.unqualified_repo()
     src = io.BytesIO(source) if isinstance(source, bytes) else source
-    result = svc.import_zip(repo, src, publish=publish, revision_id=revision_id)
+    result = svc.import_zip(repo, src, publish=publish, revision_id=revision_id, view=item_view)
     if result.skipped:
         names = ", ".join(result.skipped[:5]) + (", ..." if len(result.skipped) > 5 else "")
         click.echo(

@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from lambdaver import __version__
 from lambdaver.cli import options as opt
 from lambdaver.cli.app import Verb, VerbGroup, aws_spelling, commands, get_app
 from lambdaver.cli.options import complete_qualifiers, complete_versions, epilog
@@ -195,7 +196,9 @@ def publish(**given: Any) -> None:
     repo = app.unqualified_repo()
     progress, close = _progress_reporter()
     try:
-        result = svc.publish(repo, progress=progress, **given)
+        from lambdaver.cli.listing import item_view
+
+        result = svc.publish(repo, progress=progress, view=item_view, **given)
     finally:
         close()
     app.emit(result)
@@ -223,9 +226,52 @@ def versions_list() -> None:
     app.qualifier(None)
     if app.query is None and app.output_format() == "json":
         # the same JSON, from cached renderings, written as the bytes they are kept as
-        click.echo(svc.list_versions_json(repo) + b"\n", nl=False)
+        click.echo(versions_json(repo) + b"\n", nl=False)
         return
     app.emit(svc.list_versions(repo))
+
+
+#: The format of the listing's derived data, with lambdaver's version: the renderings
+#: (cli/listing.py) may change with it.
+LISTING_FORMAT = (2, __version__)
+
+
+def versions_json(repo: Any) -> bytes:
+    """Exactly ``json.dumps(list_versions(repo).to_aws(), indent=4, ensure_ascii=False)``,
+    encoded in UTF-8, fast: the published versions' part is kept encoded, ready to write,
+    with the metadata's change key, and $LATEST's entry with everything it is made of; the
+    renderings (cli/listing.py) are imported only when one of them must be made again."""
+    state = repo.scan_latest()
+    arn_base = repo.arns.function()  # names, regions and accounts are validated
+    change_key = svc.change_key(repo)
+
+    def published() -> Any:
+        from lambdaver.cli import listing
+
+        return listing.published(repo, arn_base)
+
+    counter, aliases, text = repo.derived_value(
+        svc.VERSIONS_LISTING,
+        LISTING_FORMAT,
+        None if change_key is None else (change_key, arn_base),
+        (int, list, bytes),
+        published,
+    )
+    fn = repo.function
+    inputs = (arn_base, fn.name, fn.config.to_record(), state.tree, state.code_size,
+              state.last_modified_ns, counter, aliases)  # fmt: skip
+
+    def latest() -> Any:
+        from lambdaver.cli import listing
+
+        return (inputs,), (listing.latest(repo, state, counter, aliases),)
+
+    (entry,) = repo.derived_value(svc.LATEST_LISTING, LISTING_FORMAT, (inputs,), (str,), latest)
+    parts = [b'{\n    "Versions": [\n        ', entry.encode()]
+    if text:
+        parts += [b",\n        ", text]
+    parts.append(b"\n    ]\n}")
+    return b"".join(parts)
 
 
 @versions.command(

@@ -77,7 +77,7 @@ def invoke(outfile: str | None, qualifier: str | None, payload: str | None, **ho
         assert outfile is not None  # noqa: S101
         with open(outfile, "wb") as f:
             f.write(out.payload)
-    app.emit(out.metadata(), stream=sys.stderr if to_stdout else None)
+    app.emit(out, stream=sys.stderr if to_stdout else None)
     if out.function_error is not None:
         raise click.exceptions.Exit(1)
 
@@ -117,7 +117,7 @@ def logs(qualifier: str | None, tail: int | None, request_id: str | None) -> Non
     repo = app.repo()
     result = svc.logs(repo, qualifier=app.qualifier(qualifier), tail=tail, request_id=request_id)
     if app.query is None and app.output_format() == "table":
-        for e in result["Events"]:
+        for e in result.events:
             click.echo(e.get("Log", "").rstrip("\n"))
         return
     app.emit(result)

@@ -111,10 +111,11 @@ def recover() -> None:
     changed $LATEST's files.  Every command that changes the function does this first;
     until then, reads of $LATEST are refused rather than show a mixture of two states.
     Prints whether there was anything to complete."""
+    from lambdaver.cli.listing import item_view
     from lambdaver.service.pending import complete
 
     app = get_app()
-    app.emit({"Completed": complete(app.unqualified_repo())})
+    app.emit({"Completed": complete(app.unqualified_repo(), view=item_view)})
 
 
 @click.command(
@@ -136,16 +137,16 @@ def fsck() -> None:
     result = svc.fsck(app.unqualified_repo())
     if app.query is None and app.output_format() == "table":
         # One line per problem reads better on a terminal than a table of long messages.
-        for problem in result["Problems"]:
-            click.echo(f"{problem['Kind']}: {problem['Message']}")
-        n = len(result["Problems"])
+        for problem in result.problems:
+            click.echo(f"{problem.kind}: {problem.message}")
+        n = len(result.problems)
         click.echo(
-            f"{result['ObjectsChecked']} objects checked, "
+            f"{result.objects_checked} objects checked, "
             f"{n or 'no'} problem{'' if n == 1 else 's'} found"
         )
     else:
         app.emit(result)
-    if result["Problems"]:
+    if result.problems:
         raise click.exceptions.Exit(1)
 
 

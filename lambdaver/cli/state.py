@@ -13,9 +13,10 @@ def _complete_pending(repo: Any) -> None:
     """Before a command changes the repository: complete an interrupted checkout or
     import (service/pending.py).  Installed on every repository the CLI opens; it runs
     only when a command takes the lock to change something, never for a read."""
+    from lambdaver.cli.listing import item_view
     from lambdaver.service.pending import complete_locked
 
-    complete_locked(repo)
+    complete_locked(repo, view=item_view)
 
 
 class App:
@@ -122,10 +123,12 @@ class App:
         return "table" if sys.stdout.isatty() else "json"
 
     def emit(self, result: Any, stream: Any = None) -> None:
-        """Render a result (to stdout unless ``stream`` is given)."""
+        """Render a result (to stdout unless ``stream`` is given): a service's typed record
+        (rendered from its AWS shape) or plain JSON-like data."""
         from lambdaver.cli.render import apply_query, render
 
-        render(apply_query(result, self.query), self.output_format(), self.operation or "", stream)
+        data = result.to_aws() if hasattr(result, "to_aws") else result
+        render(apply_query(data, self.query), self.output_format(), self.operation or "", stream)
 
 
 def get_app(ctx: click.Context | None = None) -> App:

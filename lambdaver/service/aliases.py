@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING
 
 from lambdaver.errors import (
     InvalidParameterValueException,
@@ -31,12 +31,15 @@ from lambdaver.errors import (
     ValidationException,
 )
 from lambdaver.model.names import LATEST, validate_alias_name, validate_version
-from lambdaver.model.records import AliasState
+from lambdaver.model.records import AliasConfiguration, AliasState
 from lambdaver.model.routing import validate_routing
 from lambdaver.service.functions import get_alias_state
 from lambdaver.service.repository import ALIASES, VERSIONS, Repository
 from lambdaver.storage import canonical_json
 from lambdaver.storage.metadata import Conflict, LogEntry
+
+if TYPE_CHECKING:
+    from lambdaver.model.results import AliasHistory, AliasList, HistoryEntry
 
 CREATE = "create"
 UPDATE = "update"
@@ -90,7 +93,7 @@ def _commit(
     change: str,
     parent: int | None,
     promoted_from: str | None = None,
-) -> dict[str, Any]:
+) -> AliasConfiguration:
     """Move the ref (compare-and-swap from ``old``; ``None``: create) and append the log
     entry in one transaction.  The caller holds the repository lock."""
     value = state.to_json()
@@ -133,7 +136,7 @@ def create_alias(
     *,
     description: str | None = None,
     weights: Mapping[str, float] | None = None,
-) -> dict[str, Any]:
+) -> AliasConfiguration:
     """``create-alias``.  Checks, in LocalStack's order: name, version pattern,
     description, the version exists, the alias does not, then routing.
 
@@ -160,7 +163,7 @@ def update_alias(
     description: str | None = None,
     weights: Mapping[str, float] | None = None,
     revision_id: str | None = None,
-) -> dict[str, Any]:
+) -> AliasConfiguration:
     """``update-alias``: changes only what it is given.  ``weights=None`` keeps the
     routing, ``{}`` clears it.  The result is validated as a whole, so moving the primary
     onto the weighted version without clearing the weights is refused as AWS refuses it.
@@ -184,7 +187,7 @@ def update_alias(
         return _commit(repo, old, state, UPDATE, _head_id(repo, name))
 
 
-def get_alias(repo: Repository, name: str) -> dict[str, Any]:
+def get_alias(repo: Repository, name: str) -> AliasConfiguration:
     """``get-alias``."""
     validate_alias_name(name)
     state = get_alias_state(repo, name)
@@ -193,7 +196,7 @@ def get_alias(repo: Repository, name: str) -> dict[str, Any]:
     return state.configuration(repo.arns)
 
 
-def list_aliases(repo: Repository, version: str | None = None) -> dict[str, Any]:
+def list_aliases(repo: Repository, version: str | None = None) -> AliasList:
     """``list-aliases``, by name.  ``version`` keeps the aliases whose *primary* version
     it is (AWS's FunctionVersion filter); aliases that only weight it are not listed."""
     if version is None:
@@ -201,8 +204,10 @@ def list_aliases(repo: Repository, version: str | None = None) -> dict[str, Any]
     else:
         validate_version(version)
         rows = repo.meta.find_k1(ALIASES, version)
+    from lambdaver.model.results import AliasList
+
     arns = repo.arns
-    return {"Aliases": [AliasState.from_json(raw).configuration(arns) for _name, raw in rows]}
+    return AliasList([AliasState.from_json(raw).configuration(arns) for _name, raw in rows])
 
 
 def delete_alias(repo: Repository, name: str) -> None:
@@ -217,24 +222,29 @@ def delete_alias(repo: Repository, name: str) -> None:
             repo.meta.log_clear(ALIASES, name)
 
 
-def _history_entry(repo: Repository, entry: LogEntry) -> dict[str, Any]:
+def _history_entry(repo: Repository, entry: LogEntry) -> HistoryEntry:
+    from lambdaver.model.results import HistoryEntry
+
     raw = json.loads(entry.value or "{}")
-    out = AliasState.from_json(entry.value or "{}").configuration(repo.arns)
-    out["ChangedAt"] = entry.at
-    out["Change"] = entry.change
-    if "promoted_from" in raw:
-        out["PromotedFrom"] = raw["promoted_from"]
-    return out
+    conf = AliasState.from_json(entry.value or "{}").configuration(repo.arns)
+    return HistoryEntry(
+        **conf._asdict(),
+        changed_at=entry.at,
+        change=entry.change,
+        promoted_from=raw.get("promoted_from"),
+    )
 
 
-def alias_history(repo: Repository, name: str) -> dict[str, Any]:
+def alias_history(repo: Repository, name: str) -> AliasHistory:
     """Every state the alias has had, newest first: an AliasConfiguration plus
     ``ChangedAt`` and ``Change`` (``create``, ``update``, ``rollback``), and
     ``PromotedFrom`` for a change made by ``promote``."""
     validate_alias_name(name)
     if repo.meta.get(ALIASES, name) is None:
         raise ResourceNotFoundException(f"Cannot find alias arn: {repo.arns.function(name)}")
-    return {"History": [_history_entry(repo, e) for e in repo.meta.log(ALIASES, name)]}
+    from lambdaver.model.results import AliasHistory
+
+    return AliasHistory([_history_entry(repo, e) for e in repo.meta.log(ALIASES, name)])
 
 
 def rollback(
@@ -243,7 +253,7 @@ def rollback(
     *,
     to_version: str | None = None,
     revision_id: str | None = None,
-) -> dict[str, Any]:
+) -> AliasConfiguration:
     """Undo the alias's latest change: restore the state before it exactly (version,
     weights, description; a new RevisionId).  A second rollback goes one step further
     back.  ``to_version`` instead points the alias at that version with no weights (its
@@ -283,7 +293,7 @@ def promote(
     *,
     description: str | None = None,
     revision_id: str | None = None,
-) -> dict[str, Any]:
+) -> AliasConfiguration:
     """Point ``target`` at exactly what ``source`` points to (primary version and
     weights).  The target keeps its own description unless ``description`` is given.
 

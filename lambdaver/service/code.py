@@ -21,7 +21,7 @@ import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 from lambdaver.errors import (
     InvalidParameterValueException,
@@ -29,9 +29,11 @@ from lambdaver.errors import (
 )
 from lambdaver.model.config import FunctionConfig
 from lambdaver.model.names import LATEST
-from lambdaver.model.records import VersionRecord
+from lambdaver.model.records import FunctionConfiguration, VersionRecord
+from lambdaver.model.results import Diff, Export, FileChanges, ImportResult
 from lambdaver.service.function_file import read_function_cache
 from lambdaver.service.functions import (
+    ViewRenderer,
     check_revision_id,
     compare_configs,
     compare_manifests,
@@ -98,7 +100,7 @@ def _blob(repo: Repository, snap: Snapshot, entry: ManifestEntry) -> bytes:
 # --- diff ------------------------------------------------------------------------------
 
 
-def diff(repo: Repository, a: str, b: str | None = None, *, patch: bool = False) -> dict[str, Any]:
+def diff(repo: Repository, a: str, b: str | None = None, *, patch: bool = False) -> Diff:
     """What differs from ``a`` to ``b`` (default $LATEST): files and configuration, in
     ``status``'s shape; with ``patch``, a git-style unified diff of the text files."""
     latest: LatestState | None = None
@@ -108,16 +110,14 @@ def diff(repo: Repository, a: str, b: str | None = None, *, patch: bool = False)
     right = snapshot(repo, b or LATEST, latest)
     files = compare_manifests(left.manifest, right.manifest)
     configuration = compare_configs(left.config, right.config)
-    out: dict[str, Any] = {
-        "Equal": not any(files.values()) and not configuration,
-        "From": left.label,
-        "To": right.label,
-        "Files": files,
-        "Configuration": configuration,
-    }
-    if patch:
-        out["Patch"] = _patch(repo, left, right, files)
-    return out
+    return Diff(
+        not files.paths() and not configuration,
+        left.label,
+        right.label,
+        files,
+        configuration,
+        _patch(repo, left, right, files) if patch else None,
+    )
 
 
 def _text(data: bytes) -> str | None:
@@ -131,13 +131,13 @@ def _text(data: bytes) -> str | None:
         return None
 
 
-def _patch(repo: Repository, left: Snapshot, right: Snapshot, files: dict[str, list[str]]) -> str:
+def _patch(repo: Repository, left: Snapshot, right: Snapshot, files: FileChanges) -> str:
     import difflib
 
     before = {m[0]: m for m in left.manifest}
     after = {m[0]: m for m in right.manifest}
     out: list[str] = []
-    for path in sorted({p for paths in files.values() for p in paths}):
+    for path in sorted(set(files.paths())):
         old, new = before.get(path), after.get(path)
         out.append(f"diff --git a/{path} b/{path}\n")
         if old is None and new is not None:
@@ -247,7 +247,7 @@ def _function_name_fallback(repo: Repository) -> str:
     return Path(repo.root).name
 
 
-def checkout(repo: Repository, qualifier: str, *, force: bool = False) -> dict[str, Any]:
+def checkout(repo: Repository, qualifier: str, *, force: bool = False) -> FunctionConfiguration:
     """Make $LATEST (code and ``lambdaver.toml``'s configuration) equal to what
     ``qualifier`` names; returns $LATEST's FunctionConfiguration afterwards.
 
@@ -316,10 +316,14 @@ def _unpublished_message(repo: Repository, state: LatestState, cfg: FunctionConf
     what: list[str] = []
     if newest is not None:
         files = compare_manifests(read_manifest(repo, newest.tree), state.manifest)
-        for kind, paths in files.items():
+        for kind, paths in (
+            ("added", files.added),
+            ("modified", files.modified),
+            ("deleted", files.deleted),
+        ):
             if paths:
                 shown = ", ".join(paths[:3]) + (", ..." if len(paths) > 3 else "")
-                what.append(f"{kind.lower()}: {shown}")
+                what.append(f"{kind}: {shown}")
         if cfg is not None and compare_configs(newest.config, cfg):
             what.append("configuration: " + ", ".join(compare_configs(newest.config, cfg)))
         detail = f" ({'; '.join(what)} since version {newest.version})" if what else ""
@@ -358,13 +362,13 @@ def _zip_info(path: str, mode: str, size: int) -> zipfile.ZipInfo:
     return info
 
 
-def write_zip(repo: Repository, qualifier: str | None, out: IO[bytes]) -> dict[str, Any]:
+def write_zip(repo: Repository, qualifier: str | None, out: IO[bytes]) -> Export:
     """Write the deployment package of ``qualifier`` to the seekable file ``out``.
 
     Byte-reproducible: entries sorted by path, no directory entries, fixed timestamps,
     modes normalised to 0644/0755 (symlinks 0777, stored as their target), deflate.
     Every blob is verified as it is copied.  Returns CodeSha256 (base64 sha256 of the zip,
-    as AWS reports it), CodeSize and Version.
+    as AWS reports it), CodeSize and Version (no ZipFile: the caller knows where ``out`` is).
     """
     snap = snapshot(repo, qualifier)
     start = out.tell()
@@ -396,14 +400,10 @@ def write_zip(repo: Repository, qualifier: str | None, out: IO[bytes]) -> dict[s
         h.update(chunk)
         remaining -= len(chunk)
     out.seek(end)
-    return {
-        "CodeSha256": base64.b64encode(h.digest()).decode(),
-        "CodeSize": end - start,
-        "Version": snap.version,
-    }
+    return Export(base64.b64encode(h.digest()).decode(), end - start, snap.version)
 
 
-def export(repo: Repository, qualifier: str | None, dest: Path) -> dict[str, Any]:
+def export(repo: Repository, qualifier: str | None, dest: Path) -> Export:
     """``write_zip`` to ``dest``, atomically (a temporary file beside it, then a rename)."""
     tmp = Path(tmp_name(dest))
     try:
@@ -423,7 +423,7 @@ def export(repo: Repository, qualifier: str | None, dest: Path) -> dict[str, Any
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
-    return {"ZipFile": str(dest), **result}
+    return result.replace(zip_file=str(dest))
 
 
 # --- import ----------------------------------------------------------------------------
@@ -535,12 +535,6 @@ def _check_zip(zf: zipfile.ZipFile) -> list[_ZipEntry]:
     return sorted(entries, key=lambda e: e.path)
 
 
-@dataclass(frozen=True)
-class ImportResult:
-    configuration: dict[str, Any]
-    skipped: list[str]  # zip entries left out because $LATEST ignores them
-
-
 def _open_zip(source: Path | IO[bytes]) -> zipfile.ZipFile:
     try:
         return zipfile.ZipFile(source)
@@ -558,6 +552,7 @@ def import_zip(
     *,
     publish: bool = False,
     revision_id: str | None = None,
+    view: ViewRenderer | None = None,
 ) -> ImportResult:
     """Replace $LATEST's code with a zip's (``update-function-code``).
 
@@ -567,7 +562,7 @@ def import_zip(
     and ``.lambdaver/`` are never touched; zip entries that $LATEST would ignore are left
     out (and reported).  ``publish`` publishes the result under the same lock (AWS's
     ``--publish``); ``revision_id`` makes the whole step conditional on $LATEST's
-    RevisionId.
+    RevisionId; ``view``: as for publish.
     """
     with _open_zip(source) as zf:
         entries = _check_zip(zf)
@@ -593,13 +588,13 @@ def import_zip(
                         continue  # already so: leave the file (and its mtime) alone
                     plan.stage[e.path] = (e.mode, staged)
                 if plan.stage or plan.delete:
-                    published = apply(repo, plan, publish=publish)
+                    published = apply(repo, plan, publish=publish, view=view)
                     if published is not None:
                         return ImportResult(published, skipped)
             if publish:
                 from lambdaver.service.functions import publish as publish_version
 
-                return ImportResult(publish_version(repo), skipped)
+                return ImportResult(publish_version(repo, view=view), skipped)
             return ImportResult(latest_configuration(repo, repo.scan_latest(), None), skipped)
 
 

@@ -8,7 +8,6 @@ import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from lambdaver import __version__
 from lambdaver.errors import (
     InvalidParameterValueException,
     PreconditionFailedException,
@@ -24,6 +23,7 @@ from lambdaver.model.names import (
 )
 from lambdaver.model.records import (
     AliasState,
+    FunctionConfiguration,
     VersionRecord,
     function_configuration,
     version_configuration,
@@ -39,6 +39,7 @@ from lambdaver.service.repository import (
     Repository,
 )
 from lambdaver.service.settings import Settings
+from lambdaver.storage import derived
 from lambdaver.storage.hashing import sha256_small
 from lambdaver.storage.metadata import Conflict
 from lambdaver.storage.tree import ManifestEntry, manifest_from_bytes
@@ -47,7 +48,15 @@ from lambdaver.value import Value
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from lambdaver.model.results import FileChanges, Status, VersionList
     from lambdaver.storage.fileutil import StrPath
+
+#: The derived-data files of a front end's fast listing (docs/FORMAT.md, "Derived data").
+VERSIONS_LISTING = derived.VERSIONS_LISTING
+LATEST_LISTING = derived.LATEST_LISTING
+
+#: Renders a version's configuration for the ``view`` stored beside its ref (publish).
+ViewRenderer = Callable[[FunctionConfiguration], str]
 
 STARTER_APP = '''\
 import json
@@ -155,7 +164,7 @@ def resolve(repo: Repository, qualifier: str | None) -> Resolved:
 
 def latest_configuration(
     repo: Repository, state: LatestState, arn_qualifier: str | None, counter: int | None = None
-) -> dict[str, Any]:
+) -> FunctionConfiguration:
     cfg = repo.function.config
     return function_configuration(
         repo.arns,
@@ -197,7 +206,7 @@ def init_function(
     memory_size: int | None = None,
     timeout: int | None = None,
     description: str | None = None,
-) -> tuple[Repository, dict[str, Any]]:
+) -> tuple[Repository, FunctionConfiguration]:
     """Create ``.lambdaver/`` and ``lambdaver.toml`` in ``directory`` (``create-function``).
 
     An existing ``lambdaver.toml`` (code checked out of git, say) is adopted, with the
@@ -251,7 +260,7 @@ def _has_python_file(directory: Path) -> bool:
     return False
 
 
-def get_configuration(repo: Repository, qualifier: str | None) -> dict[str, Any]:
+def get_configuration(repo: Repository, qualifier: str | None) -> FunctionConfiguration:
     """``get-function-configuration``: $LATEST, a version, or an alias's primary version."""
     res = resolve(repo, qualifier)
     if res.record is None:
@@ -271,7 +280,7 @@ def update_configuration(
     set_env: dict[str, str] | None = None,
     unset_env: list[str] | None = None,
     revision_id: str | None = None,
-) -> dict[str, Any]:
+) -> FunctionConfiguration:
     """``update-function-configuration``: change $LATEST's configuration (``lambdaver.toml``).
 
     ``environment`` replaces all variables (aws's ``--environment``); ``set_env`` and
@@ -313,39 +322,38 @@ def update_configuration(
         return latest_configuration(repo, state or repo.scan_latest(), None)
 
 
-def status(repo: Repository) -> dict[str, Any]:
+def status(repo: Repository) -> Status:
     """What in $LATEST differs from the newest version (files and configuration)."""
+    from lambdaver.model.results import FileChanges, Status
+
     state = repo.scan_latest()
     cfg = repo.function.config
     newest = newest_version(repo)
     if newest is None:
-        files = {"Added": [m[0] for m in state.manifest], "Modified": [], "Deleted": []}
+        files = FileChanges([m[0] for m in state.manifest], [], [])
         configuration = {k: [None, v] for k, v in _config_fields(cfg).items()}
-        return {"Changed": True, "Version": None, "Files": files, "Configuration": configuration}
+        return Status(True, None, files, configuration)
     files = compare_manifests(read_manifest(repo, newest.tree), state.manifest)
     configuration = compare_configs(newest.config, cfg)
-    changed = any(files.values()) or bool(configuration)
-    return {
-        "Changed": changed,
-        "Version": newest.version,
-        "Files": files,
-        "Configuration": configuration,
-    }
+    changed = bool(files.paths()) or bool(configuration)
+    return Status(changed, newest.version, files, configuration)
 
 
-def compare_manifests(old: list[ManifestEntry], new: list[ManifestEntry]) -> dict[str, list[str]]:
+def compare_manifests(old: list[ManifestEntry], new: list[ManifestEntry]) -> FileChanges:
     """Paths added, modified (content or mode) and deleted from ``old`` to ``new``, each
     sorted (shared by status and diff)."""
+    from lambdaver.model.results import FileChanges
+
     before = {m[0]: m for m in old}
     after = {m[0]: m for m in new}
-    files: dict[str, list[str]] = {"Added": [], "Modified": [], "Deleted": []}
+    added: list[str] = []
+    modified: list[str] = []
     for path, m in after.items():
         if path not in before:
-            files["Added"].append(path)
+            added.append(path)
         elif (before[path][1], before[path][3]) != (m[1], m[3]):
-            files["Modified"].append(path)
-    files["Deleted"] = [p for p in before if p not in after]
-    return files
+            modified.append(path)
+    return FileChanges(added, modified, [p for p in before if p not in after])
 
 
 def compare_configs(old: FunctionConfig, new: FunctionConfig) -> dict[str, list[Any]]:
@@ -383,7 +391,8 @@ def publish(
     code_sha256: str | None = None,
     revision_id: str | None = None,
     progress: Callable[[int, int], None] | None = None,
-) -> dict[str, Any]:
+    view: ViewRenderer | None = None,
+) -> FunctionConfiguration:
     """``publish-version``: freeze $LATEST as version N+1.
 
     When neither code nor configuration differs from the newest version, that version is
@@ -391,7 +400,8 @@ def publish(
     conditional; a refused publish writes nothing (so those two are checked on a hash-only
     pass before any blob is stored).  Write order: blobs, tree, configuration and version
     record objects, one filesystem sync, then the counter and the version ref in one
-    transaction.
+    transaction.  ``view``: how a front end renders the new version's configuration, stored
+    beside its ref for that front end's listing (None: no view is stored).
     """
     if description is not None and len(description) > 256:
         from lambdaver.errors import ValidationException
@@ -404,7 +414,7 @@ def publish(
         attempt: dict[str, str] = {}  # the version ref it is about to commit
         try:
             result, created = _publish_locked(
-                repo, description, code_sha256, revision_id, progress, attempt
+                repo, description, code_sha256, revision_id, progress, attempt, view
             )
         except BaseException:
             # Refused, failed or interrupted before the version ref was committed: remove
@@ -438,7 +448,8 @@ def _publish_locked(
     revision_id: str | None,
     progress: Callable[[int, int], None] | None,
     attempt: dict[str, str],
-) -> tuple[dict[str, Any], bool]:
+    view: ViewRenderer | None,
+) -> tuple[FunctionConfiguration, bool]:
     """publish's work under the lock, up to and including the commit of the version ref;
     also says whether a version was created.  ``attempt`` receives the version number and
     record just before the commit."""
@@ -477,151 +488,73 @@ def _publish_locked(
     store.put_bytes(record_json.encode(), compress=True)
     store.sync()
     attempt.update(number=number, record=record_json)
+    result = version_configuration(repo.arns, rec)
+    rendered = view(result) if view is not None else None
     try:
         with repo.meta.transaction():
             repo.meta.bump_counter(VERSION_COUNTER, counter)
-            repo.meta.add_if_new(
-                VERSIONS,
-                number,
-                record_json,
-                view=list_item_view(version_configuration(repo.arns, rec)),
-            )
+            repo.meta.add_if_new(VERSIONS, number, record_json, view=rendered)
     except Conflict as exc:  # impossible while we hold the lock; kept as a guard
         raise ResourceConflictException(
             "The version number was claimed by another publish; try again"
         ) from exc
-    return version_configuration(repo.arns, rec), True
+    return result, True
 
 
-def list_versions(repo: Repository) -> dict[str, Any]:
+def list_versions(repo: Repository) -> VersionList:
     """``list-versions-by-function``: $LATEST first, then ascending, each with its aliases."""
+    from lambdaver.model.results import VersionList
+
     latest = latest_configuration(repo, repo.scan_latest(), LATEST)
     by_version = aliases_by_version(repo)
-    latest["Aliases"] = by_version.get(LATEST, [])
-    versions = [latest]
+    versions = [latest.replace(aliases=by_version.get(LATEST, []))]
     arns = repo.arns
     for number, raw in repo.meta.items(VERSIONS, numeric=True):
         item = version_configuration(arns, VersionRecord.from_json(raw))
-        item["Aliases"] = by_version.get(number, [])
-        versions.append(item)
-    return {"Versions": versions}
+        versions.append(item.replace(aliases=by_version.get(number, [])))
+    return VersionList(versions)
 
 
-# --- versions list as the aws CLI's JSON, from cached renderings ----------------------------
-#
-# A version is immutable, so its FunctionConfiguration is too (for a given region, account
-# and name).  publish stores it rendered as it appears inside {"Versions": [...]}, and the
-# listing splices those texts instead of decoding and re-encoding a thousand records.  A
-# rendering made under another ARN prefix is ignored and the record rendered afresh.
-
-_ITEM_INDENT = "\n        "
+# --- what a front end's fast listing is made of ---------------------------------------------
 
 
-def list_item_view(item: dict[str, Any]) -> str:
-    """``item`` (without ``Aliases``) as indented inside the list, without its closing brace."""
-    import json
-
-    return json.dumps(item, indent=4, ensure_ascii=False)[:-2].replace("\n", _ITEM_INDENT)
+def version_counter(repo: Repository) -> int:
+    return repo.meta.counter(VERSION_COUNTER)
 
 
-_NO_ALIASES_TAIL = f',{_ITEM_INDENT}    "Aliases": []{_ITEM_INDENT}}}'
+def change_key(repo: Repository) -> tuple[int, int, int] | None:
+    """What says the metadata is unchanged (SQLite's file change counter, FORMAT.md
+    "Derived data"), read without SQLite; None when there is none (WAL mode)."""
+    return repo.meta.change_key()
 
 
-def _aliases_tail(names: list[str]) -> str:
-    if not names:
-        return _NO_ALIASES_TAIL
-    import json
+class PublishedRows(Value):
+    """The published versions as one consistent state of the metadata holds them: its
+    change key (None: none), the version counter, the aliases by version, and each version
+    as ``(number, record JSON, stored view or None)``, ascending."""
 
-    text = json.dumps(names, indent=4, ensure_ascii=False).replace("\n", _ITEM_INDENT + "    ")
-    return f',{_ITEM_INDENT}    "Aliases": {text}{_ITEM_INDENT}}}'
-
-
-def list_versions_json(repo: Repository) -> bytes:
-    """Exactly ``json.dumps(list_versions(repo), indent=4, ensure_ascii=False)``, encoded
-    in UTF-8, fast: the published versions' part is kept encoded, ready to write."""
-    state = repo.scan_latest()
-    counter, latest_aliases, published = _published_listing(repo)
-    latest = _latest_listing(repo, state, counter, latest_aliases).encode()
-    parts = [b'{\n    "Versions": [\n        ', latest]
-    if published:
-        parts += [b",\n        ", published]
-    parts.append(b"\n    ]\n}")
-    return b"".join(parts)
+    key: tuple[int, int, int] | None
+    counter: int
+    aliases: dict[str, list[str]]
+    rows: list[tuple[str, str, str | None]]
 
 
-# The listing of the published versions (and what $LATEST's entry needs from the metadata)
-# changes only when the metadata does: ``cache/versions`` keeps it with the metadata's
-# change key (FORMAT.md, "Derived data"), so an unchanged repository lists without SQLite.
-# Both listing caches are also keyed by lambdaver's version: renderings may change with it.
-LISTING_FORMAT = (2, __version__)
-
-
-def _latest_listing(repo: Repository, state: LatestState, counter: int, aliases: list[str]) -> str:
-    """$LATEST's rendered entry: from ``cache/latest`` while everything it is made of is
-    unchanged (no JSON encoding and no RevisionId hashing), else rendered afresh."""
-    from lambdaver.storage import derived
-
-    fn = repo.function
-    inputs = (
-        repo.arns.function(),
-        fn.name,
-        fn.config.to_record(),
-        state.tree,
-        state.code_size,
-        state.last_modified_ns,
-        counter,
-        aliases,
-    )
-    path = repo.derived_file(derived.LATEST_LISTING)
-    cached = derived.read(path, LISTING_FORMAT, 2)
-    if cached is not None and cached[0] == inputs and isinstance(cached[1], str):
-        return cached[1]
-    latest = latest_configuration(repo, state, LATEST, counter)
-    text = list_item_view(latest) + _aliases_tail(aliases)
-    repo.derived.defer(lambda: derived.write(path, LISTING_FORMAT, inputs, text))
-    return text
-
-
-def _published_listing(repo: Repository) -> tuple[int, list[str], bytes]:
-    """(version counter, aliases of $LATEST, the published versions' rendered entries, in
-    UTF-8)."""
-    from lambdaver.storage import derived
-
-    path = repo.derived_file(derived.VERSIONS_LISTING)
-    arn_base = repo.arns.function()  # names, regions and accounts are validated
-    key = repo.meta.change_key()
-    found = derived.read(path, LISTING_FORMAT, 5) if key is not None else None
-    if found is not None and found[:2] == (key, arn_base) and isinstance(found[4], bytes):
-        _key, _base, counter, latest_aliases, text = found
-        return counter, latest_aliases, text
-    arns = repo.arns
-    name_json = _json_str(arns.name)
-    head = f'{{{_ITEM_INDENT}    "FunctionName": {name_json},{_ITEM_INDENT}    "FunctionArn": '
-    parts = []
+def published_rows(repo: Repository) -> PublishedRows:
+    """:class:`PublishedRows`, read inside one SQLite read transaction."""
     with repo.meta.snapshot() as key:
         counter = repo.meta.counter(VERSION_COUNTER)
         by_version = aliases_by_version(repo)
-        for number, raw, cached in repo.meta.views(VERSIONS):
-            if cached is not None and cached.startswith(f'{head}"{arn_base}:{number}",'):
-                view = cached
-            else:
-                view = list_item_view(version_configuration(arns, VersionRecord.from_json(raw)))
-            parts.append(view + _aliases_tail(by_version.get(number, [])))
-    latest_aliases = by_version.get(LATEST, [])
-    text = ",\n        ".join(parts).encode()
-    if key is not None:
-        record = (key, arn_base, counter, latest_aliases, text)
-        repo.derived.defer(lambda: derived.write(path, LISTING_FORMAT, *record))
-    return counter, latest_aliases, text
+        rows = repo.meta.views(VERSIONS)
+    return PublishedRows(key, counter, by_version, rows)
 
 
-def _json_str(s: str) -> str:
-    import json
+def row_configuration(repo: Repository, record_json: str) -> FunctionConfiguration:
+    """The configuration of a version from its record's JSON (a row of
+    :func:`published_rows`)."""
+    return version_configuration(repo.arns, VersionRecord.from_json(record_json))
 
-    return json.dumps(s, ensure_ascii=False)
 
-
-def show_version(repo: Repository, qualifier: str) -> dict[str, Any]:
+def show_version(repo: Repository, qualifier: str) -> FunctionConfiguration:
     """``versions show Q``: the configuration, the aliases that use it, and its files."""
     res = resolve(repo, qualifier)
     if res.record is None:
@@ -631,9 +564,7 @@ def show_version(repo: Repository, qualifier: str) -> dict[str, Any]:
     else:
         out = version_configuration(repo.arns, res.record, qualifier)
         manifest = read_manifest(repo, res.record.tree)
-    out["Aliases"] = aliases_of(repo, res.version)
-    out["Files"] = [{"Path": p, "Mode": m, "Size": s, "Sha256": h} for p, m, s, h in manifest]
-    return out
+    return out.replace(aliases=aliases_of(repo, res.version), files=manifest)
 
 
 def delete_version(repo: Repository, qualifier: str) -> None:

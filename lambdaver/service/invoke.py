@@ -28,6 +28,7 @@ from lambdaver.storage.tree import ManifestEntry
 from lambdaver.value import Value
 
 if TYPE_CHECKING:
+    from lambdaver.model.results import Logs, Metrics
     from lambdaver.runtime import EnvironmentPool
 
 MAX_PAYLOAD = 6_291_456
@@ -40,7 +41,7 @@ class InvokeOutput(Value):
     function_error: str | None = None
     log_result: str | None = None
 
-    def metadata(self) -> dict[str, Any]:
+    def to_aws(self) -> dict[str, Any]:
         """The aws CLI's printed fields, in its order."""
         out: dict[str, Any] = {"StatusCode": self.status_code}
         if self.function_error is not None:
@@ -199,9 +200,11 @@ def logs(
     qualifier: str | None = None,
     tail: int | None = None,
     request_id: str | None = None,
-) -> dict[str, Any]:
+) -> Logs:
     """Past invocations, oldest first: a version number or ``$LATEST`` selects what that
     version ran; an alias name selects what was invoked through it."""
+    from lambdaver.model.results import Logs
+
     events = [
         e
         for e in _journal(repo).entries()
@@ -209,11 +212,13 @@ def logs(
     ]
     if tail is not None:
         events = events[-tail:] if tail > 0 else []
-    return {"Events": events}
+    return Logs(events)
 
 
-def metrics(repo: Repository, *, qualifier: str | None = None) -> dict[str, Any]:
+def metrics(repo: Repository, *, qualifier: str | None = None) -> Metrics:
     """Invocations, errors, timeouts and p50/p95/max duration per executed version."""
+    from lambdaver.model.results import Metrics, VersionMetrics
+
     per: dict[str, list[dict[str, Any]]] = {}
     for e in _journal(repo).entries():
         if _matches(e, qualifier):
@@ -227,17 +232,17 @@ def metrics(repo: Repository, *, qualifier: str | None = None) -> dict[str, Any]
         entries = per[version]
         durations = sorted(float(e.get("DurationMs") or 0.0) for e in entries)
         out.append(
-            {
-                "Version": version,
-                "Invocations": len(entries),
-                "Errors": sum(1 for e in entries if e.get("ErrorType")),
-                "Timeouts": sum(1 for e in entries if e.get("ErrorType") == "Sandbox.Timedout"),
-                "DurationP50Ms": _percentile(durations, 0.50),
-                "DurationP95Ms": _percentile(durations, 0.95),
-                "DurationMaxMs": durations[-1] if durations else 0.0,
-            }
+            VersionMetrics(
+                version,
+                len(entries),
+                sum(1 for e in entries if e.get("ErrorType")),
+                sum(1 for e in entries if e.get("ErrorType") == "Sandbox.Timedout"),
+                _percentile(durations, 0.50),
+                _percentile(durations, 0.95),
+                durations[-1] if durations else 0.0,
+            )
         )
-    return {"Metrics": out}
+    return Metrics(out)
 
 
 def _percentile(sorted_values: list[float], q: float) -> float:

@@ -23,12 +23,12 @@ import sqlite3
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from lambdaver.errors import LambdaverError
 from lambdaver.model.names import LATEST
 from lambdaver.model.policy import GRACE_SECONDS, HISTORY_DEPTH
 from lambdaver.model.records import AliasState, VersionRecord
+from lambdaver.model.results import FsckReport, GcReport, Problem, PruneReport
 from lambdaver.model.routing import validate_routing
 from lambdaver.service.function_file import FUNCTION_FILE
 from lambdaver.service.repository import (
@@ -152,7 +152,7 @@ def prune(
     older_than_days: float | None = None,
     history_depth: int = HISTORY_DEPTH,
     dry_run: bool = False,
-) -> dict[str, Any]:
+) -> PruneReport:
     """``versions prune``: delete the versions nothing pins.  Deletes refs only; the objects
     they alone used are collected by :func:`gc`."""
 
@@ -169,10 +169,7 @@ def prune(
                     doomed, kept = plan()  # again, inside the transaction that deletes
                     for number in doomed:
                         repo.meta.remove(VERSIONS, number)
-    return {
-        "Deleted": doomed,
-        "Kept": [{"Version": n, "PinnedBy": p} for n, p in kept.items()],
-    }
+    return PruneReport(doomed, kept)
 
 
 # --- gc ------------------------------------------------------------------------------------
@@ -195,7 +192,7 @@ def referenced(repo: Repository) -> tuple[set[str], set[str]]:
     return objects, trees
 
 
-def gc(repo: Repository, *, grace: float = GRACE_SECONDS, dry_run: bool = False) -> dict[str, Any]:
+def gc(repo: Repository, *, grace: float = GRACE_SECONDS, dry_run: bool = False) -> GcReport:
     """Delete unreferenced objects and leftovers older than ``grace`` seconds."""
     with repo.lock.held():
         keep, trees = referenced(repo)
@@ -216,11 +213,7 @@ def gc(repo: Repository, *, grace: float = GRACE_SECONDS, dry_run: bool = False)
         sweep_temporaries(repo.dot, sweeper)
         sweep_temporaries(Path(repo.dot) / "cache", sweeper)
         sweep_materialized(repo.derived_file(RUN), trees, sweeper)
-    return {
-        "ObjectsRemoved": sweeper.objects,
-        "BytesFreed": sweeper.freed,
-        "TemporariesRemoved": sweeper.temporaries,
-    }
+    return GcReport(sweeper.objects, sweeper.freed, sweeper.temporaries)
 
 
 def _latest_roots(repo: Repository) -> tuple[set[str], str] | None:
@@ -248,11 +241,11 @@ _COMPRESSED = ("tree", "configuration", "record")
 
 @dataclass
 class _Fsck:
-    problems: list[dict[str, Any]] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
     checked: int = 0
 
     def add(self, kind: str, message: str, **where: str) -> None:
-        self.problems.append({"Kind": kind, **where, "Message": message})
+        self.problems.append(Problem(kind, message, where))
 
 
 def _check_packs(
@@ -285,7 +278,7 @@ def _check_packs(
                 )
 
 
-def fsck(repo: Repository) -> dict[str, Any]:
+def fsck(repo: Repository) -> FsckReport:
     """Check every object and the invariants of FORMAT.md; change nothing."""
     repo.keep_untouched()
     f = _Fsck()
@@ -299,7 +292,7 @@ def fsck(repo: Repository) -> dict[str, Any]:
         counter = meta.counter(VERSION_COUNTER)
     except sqlite3.DatabaseError as exc:
         f.add("Metadata", f"meta.sqlite cannot be read: {exc}", Path="meta.sqlite")
-        return {"Problems": f.problems, "ObjectsChecked": 0}
+        return FsckReport(f.problems, 0)
 
     # Which objects the versions reference, and as what (invariant 2).
     # digest -> {"tree of", "blob of app.py in", ...: [the versions that refer to it]}
@@ -404,7 +397,7 @@ def fsck(repo: Repository) -> dict[str, Any]:
                 f"The stat cache names blob {digest} ({path}), which is not stored",
                 Object=digest,
             )
-    return {"Problems": f.problems, "ObjectsChecked": f.checked}
+    return FsckReport(f.problems, f.checked)
 
 
 def _users(roles: dict[str, dict[str, list[str]]], digest: str) -> str:

@@ -21,7 +21,7 @@ import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lambdaver.errors import RepositoryCorrupt
 from lambdaver.model.config import FunctionConfig
@@ -30,6 +30,10 @@ from lambdaver.service.functions import publish as publish_version
 from lambdaver.service.repository import PENDING, Repository
 from lambdaver.storage import canonical_bytes
 from lambdaver.storage.fileutil import atomic_write, fsync_dir, sync_filesystem, tmp_name
+
+if TYPE_CHECKING:
+    from lambdaver.model.records import FunctionConfiguration
+    from lambdaver.service.functions import ViewRenderer
 
 
 @dataclass
@@ -78,7 +82,8 @@ def apply(
     *,
     function: tuple[str, FunctionConfig] | None = None,
     publish: bool = False,
-) -> dict[str, Any] | None:
+    view: ViewRenderer | None = None,
+) -> FunctionConfiguration | None:
     """Change the working directory as one step that a crash cannot leave half done.
 
     The staged files are synced, then an intent naming every deletion, every staged
@@ -86,7 +91,7 @@ def apply(
     before anything changes; then it is carried out and cleared.  A command killed on
     the way leaves the intent, and the next command completes it (:func:`complete`):
     $LATEST goes from the old state to the new one, never to a mixture.  Returns the
-    publish's result when there was one."""
+    publish's result when there was one (``view``: as for publish)."""
     sync_filesystem(plan.staging)
     intent = {
         "staging": str(plan.staging),
@@ -97,20 +102,24 @@ def apply(
     }
     # ASCII: the paths may hold the lone surrogates of undecodable file names
     atomic_write(Path(repo.dot) / PENDING, canonical_bytes(intent, ascii=True))
-    return _carry_out(repo, intent)
+    return _carry_out(repo, intent, view)
 
 
-def _carry_out(repo: Repository, intent: dict[str, Any]) -> dict[str, Any] | None:
+def _carry_out(
+    repo: Repository, intent: dict[str, Any], view: ViewRenderer | None
+) -> FunctionConfiguration | None:
     """Carry out an intent; every step may be repeated (a deleted file stays deleted, a
     staged file already renamed is skipped), so a second run after a crash completes it."""
     repo.completing = True  # its publish reads $LATEST while the intent is still there
     try:
-        return _carry_out_steps(repo, intent)
+        return _carry_out_steps(repo, intent, view)
     finally:
         repo.completing = False
 
 
-def _carry_out_steps(repo: Repository, intent: dict[str, Any]) -> dict[str, Any] | None:
+def _carry_out_steps(
+    repo: Repository, intent: dict[str, Any], view: ViewRenderer | None
+) -> FunctionConfiguration | None:
     root = Path(repo.root)
     for path in intent["delete"]:
         with contextlib.suppress(FileNotFoundError):
@@ -139,23 +148,24 @@ def _carry_out_steps(repo: Repository, intent: dict[str, Any]) -> dict[str, Any]
     repo.reload_function()
     result = None
     if intent["publish"]:
-        result = publish_version(repo)
+        result = publish_version(repo, view=view)
     (Path(repo.dot) / PENDING).unlink()
     fsync_dir(repo.dot)
     shutil.rmtree(intent["staging"], ignore_errors=True)
     return result
 
 
-def complete(repo: Repository) -> bool:
+def complete(repo: Repository, view: ViewRenderer | None = None) -> bool:
     """Complete a checkout or import that a crash interrupted (see :func:`apply`), under
-    the repository lock; True if there was one (the lock's hook may complete it first)."""
+    the repository lock; True if there was one (the lock's hook may complete it first).
+    ``view``: as for publish, should the interrupted operation publish."""
     had = repo.has_pending()
     with repo.lock.held():
-        done = complete_locked(repo)
+        done = complete_locked(repo, view)
     return done or (had and not repo.has_pending())
 
 
-def complete_locked(repo: Repository) -> bool:
+def complete_locked(repo: Repository, view: ViewRenderer | None = None) -> bool:
     """:func:`complete` for a caller that already holds the lock (the hook a command that
     changes the repository installs with :meth:`Repository.on_lock`)."""
     path = Path(repo.dot) / PENDING
@@ -165,5 +175,5 @@ def complete_locked(repo: Repository) -> bool:
         return False  # nothing pending, or another process completed it first
     except ValueError as exc:  # atomic_write makes this impossible; say so if it happens
         raise RepositoryCorrupt(f"{path} is damaged: {exc}") from exc
-    _carry_out(repo, intent)
+    _carry_out(repo, intent, view)
     return True

@@ -9,7 +9,7 @@ import time
 import uuid
 from collections.abc import Callable
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from lambdaver.errors import (
     IncompleteOperation,
@@ -346,6 +346,33 @@ class Repository:
     def derived_file(self, name: str) -> str:
         """A file of derived data (``name``: one of ``storage.derived``'s names)."""
         return derived_path(self.root, name)
+
+    def derived_value(
+        self,
+        name: str,
+        fmt: object,
+        key: tuple[Any, ...] | None,
+        types: tuple[type, ...],
+        make: Callable[[], tuple[tuple[Any, ...] | None, tuple[Any, ...]]],
+    ) -> tuple[Any, ...]:
+        """A derived value keyed by ``key``: its fields (one of each of ``types``) as the
+        derived-data file ``name`` holds them when it was saved with format ``fmt`` and this
+        key, else as ``make`` makes them.  ``make`` returns the key to save them with (the
+        state it actually read, which may be newer than ``key``; None: not saved) and the
+        fields; the save is deferred until the command succeeds.  ``key`` None: always made.
+        The file holds ``(fmt, *key, *fields)`` (docs/FORMAT.md, "Derived data")."""
+        path = self.derived_file(name)
+        if key is not None:
+            found = derived.read(path, fmt, len(key) + len(types))
+            if found is not None and found[: len(key)] == key:
+                fields = found[len(key) :]
+                if all(isinstance(v, t) for v, t in zip(fields, types, strict=True)):
+                    return fields
+        made_key, fields = make()
+        if made_key is not None:
+            record = (*made_key, *fields)
+            self.derived.defer(lambda: derived.write(path, fmt, *record))
+        return fields
 
     @property
     def settings_memo_path(self) -> str:
