@@ -136,6 +136,11 @@ class Summary:
         }
 
 
+def _routing(conf: dict[str, Any]) -> tuple[Any, ...]:
+    """What an alias state routes to and says (its RevisionId aside)."""
+    return (conf["FunctionVersion"], conf.get("RoutingConfig"), conf["Description"])
+
+
 class Harness:
     def __init__(
         self,
@@ -316,7 +321,7 @@ class Harness:
             return op, ["rollback", name], name
         if op == "promote":
             source, target = ("dev", "prod") if rng.random() < 0.7 else ("prod", "dev")
-            return op, ["promote", source, target], target
+            return op, ["promote", source, target, "--create"], target
         if op == "delete":
             return op, ["versions", "delete", rng.choice(live)], None
         if op == "read":
@@ -440,13 +445,16 @@ class Harness:
                 continue
             head = {k: v for k, v in after[0].items() if k not in ("ChangedAt", "Change")}
             head.pop("PromotedFrom", None)
-            if head != state:
+            # The newest entry is the ref's state; its RevisionId is the one it had when it
+            # was recorded (an update that changed nothing rotated it without an entry).
+            if {**head, "RevisionId": None} != {**state, "RevisionId": None}:
                 self.violation(f"alias {name}: ref {state} != newest history entry {head}")
             grew = len(after) - len(before)
             if after[grew:] != before:
                 self.violation(f"alias {name}: history was rewritten, not appended to")
             if name == changed and out.rc == 0:
-                if grew != 1:
+                same = bool(before) and _routing(before[0]) == _routing(state)
+                if grew != (0 if same and op in ("update", "promote") else 1):
                     self.violation(f"alias {name}: completed change added {grew} history entries")
                 if result != state:
                     self.violation(f"alias {name}: printed {result}, stored {state}")

@@ -536,13 +536,53 @@ def test_rollback_honours_revision_id(fn3: Fn) -> None:
     assert fn3.ok("rollback", "prod", "--revision-id", rev)["FunctionVersion"] == "1"
 
 
-def test_rollback_to_a_deleted_version_is_refused(fn3: Fn) -> None:
+def test_rollback_to_a_deleted_version_says_what_is_gone_and_the_way_forward(fn3: Fn) -> None:
     fn3.ok("alias", "create", "prod", "--version", "1")
     fn3.ok("alias", "update", "prod", "--version", "2")
     fn3.ok("versions", "delete", "1")
+    at = history(fn3)[1]["ChangedAt"]
     assert refused(fn3, "rollback", "prod") == error(
-        "RollbackAlias", "ResourceNotFoundException", f"Function not found: {ARN}:1"
+        "RollbackAlias",
+        "ResourceNotFoundException",
+        f"Cannot roll back alias prod: its previous state (of {at}) uses version 1, deleted "
+        "since; point it at an existing version with 'lambdaver rollback prod --to-version V'",
     )
+    assert points(fn3.ok("rollback", "prod", "--to-version", "3")) == ("3", {}, "")  # the way out
+    fn3.ok("alias", "update", "prod", "--version", "3", "--weight", "2=0.1")
+    fn3.ok("alias", "update", "prod", "--version", "3", "--routing-config", "{}")
+    fn3.ok("versions", "delete", "2")
+    assert "uses version 2, deleted since" in refused(fn3, "rollback", "prod")  # a weighted one
+
+
+def test_an_update_that_changes_nothing_adds_no_history(fn3: Fn) -> None:
+    """make promote-prod; make promote-prod; make rollback-prod: prod is back where it was."""
+    fn3.ok("alias", "create", "qa", "--version", "2")
+    fn3.ok("alias", "create", "prod", "--version", "1")
+    first = fn3.ok("promote", "qa", "prod")
+    second = fn3.ok("promote", "qa", "prod")  # nothing to change
+    assert second["RevisionId"] != first["RevisionId"]  # it still rotates, as AWS's does
+    assert fn3.ok("alias", "get", "prod") == second
+    same = fn3.ok("alias", "update", "prod", "--version", "2")
+    assert same["RevisionId"] != second["RevisionId"]
+    assert [(e["Change"], e["FunctionVersion"]) for e in history(fn3)] == [
+        ("update", "2"), ("create", "1"),
+    ]  # fmt: skip
+    assert points(fn3.ok("rollback", "prod")) == ("1", {}, "")  # undoes the promotion
+
+
+def test_promote_onto_a_missing_alias_is_refused_unless_create(fn3: Fn, unchanged: Any) -> None:
+    fn3.ok("alias", "create", "qa", "--version", "2")
+    fn3.ok("alias", "create", "prod", "--version", "1")
+    with unchanged(fn3.root):
+        assert refused(fn3, "promote", "qa", "prdo") == error(
+            "PromoteAlias",
+            "ResourceNotFoundException",
+            f"Alias not found: {ARN}:prdo. Did you mean 'prod'? Use --create to create alias prdo",
+        )
+        assert refused(fn3, "promote", "qa", "staging").endswith(
+            f"Alias not found: {ARN}:staging. Use --create to create alias staging\n"
+        )
+    assert points(fn3.ok("promote", "qa", "staging", "--create")) == ("2", {}, "")
 
 
 def test_promote_pipeline(fn3: Fn) -> None:
@@ -553,7 +593,7 @@ def test_promote_pipeline(fn3: Fn) -> None:
     assert out["RevisionId"] != qa["RevisionId"]
     top = history(fn3, "qa")[0]
     assert (top["Change"], top["PromotedFrom"]) == ("update", "dev")
-    created = fn3.ok("promote", "qa", "prod")  # prod does not exist yet: created
+    created = fn3.ok("promote", "qa", "prod", "--create")  # prod does not exist yet
     assert points(created) == ("3", {"2": 0.2}, "")
     assert [(e["Change"], e.get("PromotedFrom")) for e in history(fn3, "prod")] == [
         ("create", "qa")
@@ -688,7 +728,7 @@ def test_a_change_and_its_history_entry_are_one_atomic_step(
         lambda: aliases.update_alias(repo, "prod", function_version="2"),
         lambda: aliases.create_alias(repo, "beta", "2"),
         lambda: aliases.rollback(repo, "prod", to_version="3"),
-        lambda: aliases.promote(repo, "prod", "qa"),
+        lambda: aliases.promote(repo, "prod", "qa", create=True),
     ):
         with pytest.raises(KeyboardInterrupt):
             change()
@@ -714,7 +754,8 @@ def _spawn(root: Path, *args: str) -> subprocess.Popen[str]:
 
 def test_racing_conditional_updates_exactly_one_wins(fn3: Fn) -> None:
     rev = fn3.ok("alias", "create", "prod", "--version", "1")["RevisionId"]
-    for round_ in range(3):
+    version, entries = "1", 1
+    for _round in range(3):
         procs = [
             _spawn(fn3.root, "update-alias", "--name", "prod", "--function-version", v,
                    "--revision-id", rev)
@@ -728,7 +769,9 @@ def test_racing_conditional_updates_exactly_one_wins(fn3: Fn) -> None:
         assert losers[0][2] == error("UpdateAlias", "PreconditionFailedException", PRECONDITION)
         won = json.loads(winners[0][1])
         assert fn3.ok("alias", "get", "prod") == won
-        assert len(history(fn3)) == 2 + round_
+        if won["FunctionVersion"] != version:  # an update that changes nothing is no entry
+            version, entries = won["FunctionVersion"], entries + 1
+        assert len(history(fn3)) == entries
         rev = won["RevisionId"]
 
 

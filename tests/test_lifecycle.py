@@ -194,8 +194,10 @@ def test_prune_keeps_what_an_alias_s_recent_history_reaches(fn: Fn) -> None:
     assert fn.ok("rollback", "qa")["FunctionVersion"] == "3"
     r = fn("rollback", "qa")
     assert r.exit_code == 254
+    assert "(ResourceNotFoundException)" in r.stderr
     assert r.stderr.endswith(
-        "Function not found: arn:aws:lambda:us-east-1:000000000000:function:hello:2\n"
+        "uses version 2, deleted since; point it at an existing version with "
+        "'lambdaver rollback qa --to-version V'\n"
     )
 
 
@@ -669,7 +671,7 @@ def test_fsck_clean_repository(fn: Fn, unchanged: Any) -> None:
 
 def test_fsck_clean_after_promote_rollback_delete_and_gc(fn: Fn, unchanged: Any) -> None:
     _repo_with_aliases(fn)
-    fn.ok("promote", "prod", "qa")  # history entries carry PromotedFrom
+    fn.ok("promote", "prod", "qa", "--create")  # history entries carry PromotedFrom
     fn.ok("alias", "update", "qa", "--version", "3", "--routing-config", "{}")
     fn.ok("rollback", "qa")
     fn.ok("alias", "create", "dev", "--version", "$LATEST")

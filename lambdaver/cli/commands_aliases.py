@@ -173,18 +173,29 @@ def rollback(name: str, to_version: str | None, revision_id: str | None) -> None
     "promote",
     cls=Verb,
     operation="PromoteAlias",
-    epilog=epilog("lambdaver promote dev qa", "lambdaver promote qa prod"),
+    epilog=epilog(
+        "lambdaver promote dev qa",
+        "lambdaver promote qa prod --create   # the first time: prod does not exist yet",
+    ),
 )
 @click.argument("source", shell_complete=complete_aliases)
 @click.argument("target", shell_complete=complete_aliases)
 @opt.description("TARGET's description (default: kept; new: empty).")
 @opt.revision_id("Only if TARGET exists with this RevisionId.")
-def promote(source: str, target: str, description: str | None, revision_id: str | None) -> None:
-    """Point alias TARGET at exactly what alias SOURCE points to (version and weights);
-    TARGET is created if it does not exist."""
+@click.option("--create", is_flag=True, help="Create TARGET if it does not exist.")
+def promote(
+    source: str, target: str, description: str | None, revision_id: str | None, create: bool
+) -> None:
+    """Point alias TARGET at exactly what alias SOURCE points to (version and weights).
+    A TARGET that does not exist is refused (a typo must not make a new alias) unless
+    --create is given."""
     app = get_app()
     repo = app.unqualified_repo()
-    app.emit(svc.promote(repo, source, target, description=description, revision_id=revision_id))
+    app.emit(
+        svc.promote(
+            repo, source, target, description=description, revision_id=revision_id, create=create
+        )
+    )
 
 
 # --- aws spellings -----------------------------------------------------------------------

@@ -95,8 +95,15 @@ def _commit(
     promoted_from: str | None = None,
 ) -> AliasConfiguration:
     """Move the ref (compare-and-swap from ``old``; ``None``: create) and append the log
-    entry in one transaction.  The caller holds the repository lock."""
+    entry in one transaction.  The caller holds the repository lock.
+
+    An update that changes nothing (same version, weights and description) still gets a
+    new RevisionId, as AWS's does, but no history entry: the history records changes, so
+    ``rollback`` after a repeated promote still undoes the promotion."""
     value = state.to_json()
+    unchanged = (
+        change == UPDATE and old is not None and _same_target(AliasState.from_json(old), state)
+    )
     logged = value
     if promoted_from is not None:
         logged = canonical_json({**json.loads(value), "promoted_from": promoted_from})
@@ -109,7 +116,8 @@ def _commit(
                 meta.set_if_equals(
                     ALIASES, state.name, old, value, state.version, state.additional_version
                 )
-            meta.log_append(ALIASES, state.name, repo.now(), change, logged, parent)
+            if not unchanged:
+                meta.log_append(ALIASES, state.name, repo.now(), change, logged, parent)
     except Conflict as exc:  # we hold the lock, so only a writer that ignores it gets here
         if old is None:
             raise ResourceConflictException(
@@ -119,6 +127,21 @@ def _commit(
             f"Alias {state.name} was changed by another process; try again"
         ) from exc
     return state.configuration(repo.arns)
+
+
+def _create_hint(repo: Repository, name: str) -> str:
+    """ ". Did you mean 'prod'? ..." for a promote onto an alias that does not exist."""
+    import difflib
+
+    names = [n for n, _raw in repo.meta.items(ALIASES)]
+    close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
+    hint = f" Did you mean '{close[0]}'?" if close else ""
+    return f".{hint} Use --create to create alias {name}"
+
+
+def _same_target(a: AliasState, b: AliasState) -> bool:
+    """Whether two states route and describe alike (their RevisionIds aside)."""
+    return (a.version, a.weights, a.description) == (b.version, b.weights, b.description)
 
 
 def _head_id(repo: Repository, name: str) -> int | None:
@@ -281,9 +304,26 @@ def rollback(
                 )
             state = AliasState.from_json(previous.value).replace(revision_id=repo.new_id())
             parent = previous.parent
+            _check_restorable(repo, state, previous.at)
         _check_version_exists(repo, state.version)
         _check_routing(repo, state.version, state.weights)
         return _commit(repo, old, state, ROLLBACK, parent)
+
+
+def _check_restorable(repo: Repository, state: AliasState, at: str) -> None:
+    """Refuse, naming what is gone, to restore a state whose versions were deleted since."""
+    gone = [
+        v
+        for v in (state.version, *state.weights)
+        if v != LATEST and repo.meta.get(VERSIONS, v) is None
+    ]
+    if gone:
+        what = " and ".join(f"version {v}" for v in gone)
+        raise ResourceNotFoundException(
+            f"Cannot roll back alias {state.name}: its previous state (of {at}) uses {what}, "
+            f"deleted since; point it at an existing version with "
+            f"'lambdaver rollback {state.name} --to-version V'"
+        )
 
 
 def promote(
@@ -293,13 +333,16 @@ def promote(
     *,
     description: str | None = None,
     revision_id: str | None = None,
+    create: bool = False,
 ) -> AliasConfiguration:
     """Point ``target`` at exactly what ``source`` points to (primary version and
     weights).  The target keeps its own description unless ``description`` is given.
 
-    A missing target is created (recorded as ``create``); otherwise this is an update
-    (recorded as ``update``); either history entry carries ``PromotedFrom``.  With
-    ``revision_id`` the target must exist and have that RevisionId."""
+    A missing target is refused (a typo must not make a new alias), with the closest
+    existing names as a hint; with ``create`` it is created (recorded as ``create``).
+    Otherwise this is an update (recorded as ``update``, or not at all when it changes
+    nothing); either history entry carries ``PromotedFrom``.  With ``revision_id`` the
+    target must exist and have that RevisionId."""
     validate_alias_name(source)
     validate_alias_name(target)
     _validate_description(description)
@@ -311,8 +354,11 @@ def promote(
             raise ResourceNotFoundException(f"Cannot find alias arn: {repo.arns.function(source)}")
         old = repo.meta.get(ALIASES, target)
         if old is None:
-            if revision_id is not None:
-                raise ResourceNotFoundException(f"Alias not found: {repo.arns.function(target)}")
+            if revision_id is not None or not create:
+                raise ResourceNotFoundException(
+                    f"Alias not found: {repo.arns.function(target)}"
+                    + ("" if revision_id is not None else _create_hint(repo, target))
+                )
             kept, change, parent = description or "", CREATE, None
         else:
             current = AliasState.from_json(old)
