@@ -616,6 +616,8 @@ def run_forked(job: Job, environment: dict[str, str], log_fd: int, result_fd: in
 
         gc.freeze()  # never finalise the parent's objects (their fds are closed below)
         gc.enable()  # the lambdaver command runs without it (lambdaver/entry.py); user code not
+        sys.unraisablehook = sys.__unraisablehook__  # lambdaver/entry.py's, for Ctrl-C
+        sys.setprofile(None)
         _reset_signals()
         _install_fds(log_fd, result_fd)
         os.environ.clear()
