@@ -23,6 +23,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -147,7 +148,7 @@ class Harness:
                 pass
         return found
 
-    def kill_all(self, p: subprocess.Popen[bytes]) -> None:
+    def kill_all(self, p: subprocess.Popen[Any]) -> None:
         for group in [p.pid, *self.function_groups()]:
             try:
                 os.killpg(group, signal.SIGKILL)

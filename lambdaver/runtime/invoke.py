@@ -94,6 +94,7 @@ class PythonEnvironment(Environment):
             memory_size=spec.memory_size,
             payload=payload,
             ensure_ascii=self.ensure_ascii,
+            source_dir=os.path.abspath(spec.source_dir) if spec.source_dir else "",
         )
         executable = self.executable
         if executable is None and _other_threads_running():
