@@ -287,7 +287,9 @@ runpy.run_path(script, run_name="__main__")
 """
 
 
-@pytest.mark.parametrize("module", ["click", "lambdaver.cli.app"])
+# gc: the first import of entry.main(); atexit: imported as the process ends, once the
+# command is done (a Ctrl-C there ends the process at once too).
+@pytest.mark.parametrize("module", ["gc", "click", "lambdaver.cli.app", "atexit"])
 def test_ctrl_c_while_loading_exits_130_without_a_traceback(fn: Fn, module: str) -> None:
     import subprocess
 

@@ -47,6 +47,9 @@ class EnvironmentSpec(Value):
     timeout: int
     region: str
     log_stream_name: str = ""
+    #: The directory ``code_dir`` is a byte-identical copy of, if any ($LATEST's function
+    #: directory): tracebacks then name its files, which the user edits, not the copy's.
+    source_dir: StrPath | None = None
 
 
 class InvokeResult(Value):

@@ -94,6 +94,7 @@ class PythonEnvironment(Environment):
             memory_size=spec.memory_size,
             payload=payload,
             ensure_ascii=self.ensure_ascii,
+            source_dir=os.path.abspath(spec.source_dir) if spec.source_dir else "",
         )
         executable = self.executable
         if executable is None and _other_threads_running():
@@ -221,11 +222,13 @@ class _Invocation:
             log_r, log_w = self._pipe()
             result_r, result_w = self._pipe()
             if self.executable is None:
-                self._fork(log_w, result_w)
+                with _InterruptsHeld():
+                    self._fork(log_w, result_w)
             else:
                 job_r, job_w = self._pipe()
                 try:
-                    self._spawn(log_w, result_w, job_r)
+                    with _InterruptsHeld():
+                        self._spawn(log_w, result_w, job_r)
                 except OSError as e:
                     outcome.start_failure = e.strerror or str(e)
                     return outcome
@@ -436,6 +439,28 @@ def _above_stdio(fd: int) -> int:
 
 
 SIGKILL = 9  # the same number on every platform; the signal module costs 0.5 ms to import
+
+
+class _InterruptsHeld:
+    """Hold SIGINT back while the function's process is started and recorded.
+
+    A Ctrl-C that Python acts on between ``fork`` (or ``posix_spawn``) returning and
+    ``self.pid`` being set would unwind with no process to kill: the function, already in
+    a process group of its own where the terminal's Ctrl-C does not reach it, would run
+    on.  Blocked, the signal stays pending and is raised once the process is recorded,
+    where :meth:`_Invocation.run` kills it.  The child starts with it blocked too; the
+    bootstrap (fork) and ``posix_spawn``'s ``setsigmask`` (spawn) unblock it.
+    """
+
+    def __enter__(self) -> None:
+        import _signal  # type: ignore[import-not-found,unused-ignore]  # built in, loaded
+
+        self.restore = _signal.pthread_sigmask(_signal.SIG_BLOCK, {_signal.SIGINT})
+
+    def __exit__(self, *exc: object) -> None:
+        import _signal  # type: ignore[import-not-found,unused-ignore]
+
+        _signal.pthread_sigmask(_signal.SIG_SETMASK, self.restore)
 
 
 def _kill_group(pid: int) -> None:

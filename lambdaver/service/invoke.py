@@ -123,6 +123,8 @@ def invoke(
             memory_size=config.memory_size,
             timeout=config.timeout,
             region=repo.settings.region,
+            # $LATEST runs from a copy of the function's directory: tracebacks name its files
+            source_dir=repo.root if version == LATEST else None,
         ),
         warn,
     )

@@ -104,6 +104,7 @@ class Job:
         "memory_size",
         "payload",
         "request_id",
+        "source_dir",
         "timeout",
     )
 
@@ -118,6 +119,7 @@ class Job:
         memory_size: int,
         payload: bytes,
         ensure_ascii: bool,
+        source_dir: str = "",
     ) -> None:
         self.code_dir = code_dir
         self.handler = handler
@@ -128,6 +130,8 @@ class Job:
         self.memory_size = memory_size
         self.payload = payload
         self.ensure_ascii = ensure_ascii
+        #: Non-empty: ``code_dir`` copies this directory, and tracebacks name its files.
+        self.source_dir = source_dir
 
     def encode(self) -> bytes:
         """Header length, JSON header, raw payload: what the spawn path sends on a pipe."""
@@ -226,13 +230,26 @@ def error_from_exception(exc: BaseException, request_id: str) -> dict[str, Any]:
     import traceback
 
     frames = [
-        (f.filename, f.lineno, f.name, f.line) for f in traceback.extract_tb(exc.__traceback__)
+        (user_path(f.filename), f.lineno, f.name, f.line)
+        for f in traceback.extract_tb(exc.__traceback__)
     ]
     while frames and frames[0][0] == _THIS_FILE:  # hide the runtime's own frames
         del frames[0]
     # Plain tuples, as awslambdaric passes them: no 3.11+ "^^^^" marker lines.
     stack = traceback.format_list(frames)  # type: ignore[arg-type]
     return make_error(_safe_str(exc), type(exc).__name__, stack, request_id)
+
+
+#: (code directory + separator, source directory + separator) when tracebacks should name
+#: the source directory's files (set by :func:`serve` from the job).
+_source_map: tuple[str, str] | None = None
+
+
+def user_path(filename: str) -> str:
+    """``filename`` in the directory the user edits when the code runs from a copy of it."""
+    if _source_map is not None and filename and filename.startswith(_source_map[0]):
+        return _source_map[1] + filename[len(_source_map[0]) :]
+    return filename
 
 
 def _safe_str(exc: BaseException) -> str:
@@ -323,7 +340,9 @@ def serve(job: Job, result_fd: int) -> NoReturn:
 
 
 def _serve(job: Job, result_fd: int) -> None:
-    global _request_id
+    global _request_id, _source_map
+    if job.source_dir:
+        _source_map = (os.path.join(job.code_dir, ""), os.path.join(job.source_dir, ""))
     try:
         handler = load_handler(job.handler)
     except FaultError as e:
@@ -389,7 +408,8 @@ def load_handler(handler: str) -> Callable[[Any, LambdaContext], object]:
             "Runtime.ImportModuleError", f"Unable to import module '{modname}': {e}"
         ) from None
     except SyntaxError as e:
-        trace = [f'  File "{e.filename}" Line {e.lineno}\n    {e.text}']
+        filename = user_path(e.filename) if e.filename else e.filename
+        trace = [f'  File "{filename}" Line {e.lineno}\n    {e.text}']
         raise FaultError(
             "Runtime.UserCodeSyntaxError", f"Syntax error in module '{modname}': {e}", trace
         ) from None
@@ -616,6 +636,8 @@ def run_forked(job: Job, environment: dict[str, str], log_fd: int, result_fd: in
 
         gc.freeze()  # never finalise the parent's objects (their fds are closed below)
         gc.enable()  # the lambdaver command runs without it (lambdaver/entry.py); user code not
+        sys.unraisablehook = sys.__unraisablehook__  # lambdaver/entry.py's, for Ctrl-C
+        sys.setprofile(None)
         _reset_signals()
         _install_fds(log_fd, result_fd)
         os.environ.clear()
