@@ -10,15 +10,6 @@ import json
 import sys
 from typing import IO, Any
 
-# Preferred columns for list results in table output (others are left out of the table
-# to keep it readable; json and text always carry every field).
-TABLE_COLUMNS = {
-    "Versions": ["Version", "Aliases", "Description", "CodeSize", "LastModified"],
-    "Aliases": ["Name", "FunctionVersion", "RoutingConfig", "Description", "RevisionId"],
-    "History": ["ChangedAt", "Change", "FunctionVersion", "RoutingConfig", "Description"],
-    "Files": ["Path", "Mode", "Size", "Sha256"],
-}
-
 
 def apply_query(result: Any, expression: str | None) -> Any:
     if not expression:
@@ -28,7 +19,11 @@ def apply_query(result: Any, expression: str | None) -> Any:
     return jmespath.search(expression, result)
 
 
-def render(result: Any, output: str, title: str, stream: IO[str] | None = None) -> None:
+def render(
+    result: Any, output: str, title: str, stream: IO[str] | None = None, width: int | None = None
+) -> None:
+    """Print ``result`` as json, text or a table (``width``: the table's, default the
+    terminal's)."""
     out = stream if stream is not None else sys.stdout
     if result is None or result == {}:
         return
@@ -37,7 +32,7 @@ def render(result: Any, output: str, title: str, stream: IO[str] | None = None) 
     elif output == "text":
         format_text(result, out)
     else:
-        render_table(result, title, out)
+        render_table(result, title, out, width)
     out.flush()
 
 
@@ -117,64 +112,10 @@ def _format_dict(
         format_text(value, stream, key)
 
 
-# --- table: rich --------------------------------------------------------------------
+# --- table: rich, laid out in cli/tables.py (imported only here) ----------------------
 
 
-def _cell(v: Any) -> str:
-    if isinstance(v, list) and all(not isinstance(x, (dict, list)) for x in v):
-        return ", ".join(str(x) for x in v)
-    if isinstance(v, (dict, list)):
-        return json.dumps(v, ensure_ascii=False)
-    if v is None:
-        return ""
-    return str(v)
+def render_table(result: Any, title: str, stream: IO[str], width: int | None = None) -> None:
+    from lambdaver.cli.tables import render_table as lay_out
 
-
-def render_table(result: Any, title: str, stream: IO[str]) -> None:
-    from rich import box
-    from rich.console import Console
-    from rich.table import Table
-
-    console = Console(file=stream, highlight=False, soft_wrap=False)
-
-    def list_table(name: str, rows: list[Any]) -> Table:
-        if rows and not all(isinstance(r, dict) for r in rows):
-            t = Table(title=name, box=box.SQUARE, show_header=False)
-            t.add_column("")
-            for r in rows:
-                t.add_row(_cell(r))
-            return t
-        present = [k for r in rows for k in r]
-        preferred = TABLE_COLUMNS.get(name, [])
-        cols = [c for c in preferred if c in present] if rows else list(preferred)
-        if not cols:
-            cols = list(dict.fromkeys(present)) or ["(none)"]
-        t = Table(title=name, box=box.SQUARE)
-        for c in cols:
-            wrap = c in ("Description", "Aliases", "Path", "RoutingConfig")
-            t.add_column(c, overflow="fold", no_wrap=not wrap)
-        for r in rows:
-            t.add_row(*(_cell(r.get(c)) for c in cols))
-        return t
-
-    if isinstance(result, list):
-        console.print(list_table(title, result))
-        return
-    if not isinstance(result, dict):
-        console.print(_cell(result))
-        return
-
-    def is_rows(k: str, v: Any) -> bool:  # a list of records, or an empty known listing
-        return isinstance(v, list) and (isinstance(v[0], dict) if v else k in TABLE_COLUMNS)
-
-    scalars = {k: v for k, v in result.items() if not is_rows(k, v)}
-    lists = {k: v for k, v in result.items() if k not in scalars}
-    if scalars:
-        t = Table(title=title, box=box.SQUARE, show_header=False)
-        t.add_column("Field", style="bold")
-        t.add_column("Value", overflow="fold")
-        for k, v in scalars.items():
-            t.add_row(k, _cell(v))
-        console.print(t)
-    for k, v in lists.items():
-        console.print(list_table(k, v))
+    lay_out(result, title, stream, width)
