@@ -154,6 +154,31 @@ def invoke(
     )
 
 
+def invoke_repeated(
+    repo: Repository, times: int, *, qualifier: str | None, payload: bytes = b"", **how: Any
+) -> dict[str, Any]:
+    """Invoke ``qualifier`` ``times`` times (each journaled as usual) and count how many
+    ran each version and how many returned a function error: a quick look at how a
+    weighted alias splits its traffic.  An interrupt stops at once: the invocations that
+    finished are in the journal, and no summary is made."""
+    versions: dict[str, int] = {}
+    errors = 0
+    for _ in range(times):
+        out = invoke(repo, qualifier=qualifier, payload=payload, **how)
+        version = str(out.executed_version)
+        versions[version] = versions.get(version, 0) + 1
+        errors += out.function_error is not None
+
+    def order(v: str) -> tuple[int, int]:
+        return (0, 0) if v == LATEST else (1, int(v) if v.isdigit() else 0)
+
+    return {
+        "Invocations": times,
+        "Versions": {v: versions[v] for v in sorted(versions, key=order)},
+        "FunctionErrors": errors,
+    }
+
+
 def _code_of(
     repo: Repository, version: str
 ) -> tuple[FunctionConfig, Callable[[], list[ManifestEntry]], str]:
