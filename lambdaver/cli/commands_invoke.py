@@ -111,9 +111,7 @@ def invoke(
 
 def _check_repeat(outfile: str | None, how: dict[str, Any]) -> None:
     if outfile not in (None, "-"):
-        raise click.UsageError(
-            "--repeat prints a summary, not the responses: leave out OUTFILE"
-        )
+        raise click.UsageError("--repeat prints a summary, not the responses: leave out OUTFILE")
     if how.get("invocation_type") == "DryRun":
         raise click.UsageError("--repeat runs the function: it cannot be a DryRun")
 
@@ -158,6 +156,22 @@ def _check_outfile(repo: Any, outfile: str) -> None:
         )
 
 
+_DURATION_FORMS = "a number and a unit, s, m, h or d: 30s, 10m, 2h, 1d (or 1h30m)"
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
+    """``--since``: ``10m``, ``2h``, ``30s``, ``1d``, or several (``1h30m``), in seconds."""
+    if value is None:
+        return None
+    import re
+
+    text = value.strip().lower()
+    if not re.fullmatch(r"(\d+[smhd])+", text):
+        raise click.BadParameter(f"'{value}' is not a duration: write {_DURATION_FORMS}.")
+    return float(sum(int(n) * _UNITS[u] for n, u in re.findall(r"(\d+)([smhd])", text)))
+
+
 @click.command(
     cls=Verb,
     operation="GetLogEvents",
@@ -165,24 +179,58 @@ def _check_outfile(repo: Any, outfile: str) -> None:
         "lambdaver logs --tail 5",
         "lambdaver logs --qualifier 2 --output json",
         "lambdaver logs --request-id 6f1c...  # one invocation",
+        "lambdaver logs --since 10m --follow  # the last 10 minutes, then new ones",
     ),
 )
 @opt.qualifier("A version ($LATEST, N): what it ran; an alias: what was invoked through it.")
 @click.option("--tail", type=click.IntRange(min=0), help="Only the last N invocations.")
 @click.option("--request-id", help="Only this invocation.")
-def logs(qualifier: str | None, tail: int | None, request_id: str | None) -> None:
+@click.option(
+    "--since",
+    metavar="DURATION",
+    callback=_duration,
+    help="Only invocations of the last DURATION: 30s, 10m, 2h, 1d.",
+)
+@click.option(
+    "--follow", "-f", is_flag=True, help="Keep printing new invocations until interrupted."
+)
+def logs(
+    qualifier: str | None,
+    tail: int | None,
+    request_id: str | None,
+    since: float | None,
+    follow: bool,
+) -> None:
     """The logs of past invocations, oldest first.
 
     On a terminal (table output) the log text itself is printed, as `aws logs tail`
-    does; json and text carry each invocation's fields."""
+    does; json and text carry each invocation's fields.  With --follow, each batch of
+    new invocations is printed as it is journaled (json: one {"Events": [...]} document
+    per batch) until Ctrl-C (exit 130)."""
     app = get_app()
     repo = app.repo()
-    result = svc.logs(repo, qualifier=app.qualifier(qualifier), tail=tail, request_id=request_id)
-    if app.query is None and app.output_format() == "table":
-        for e in result["Events"]:
-            click.echo(e.get("Log", "").rstrip("\n"))
+    how: dict[str, Any] = {
+        "qualifier": app.qualifier(qualifier),
+        "tail": tail,
+        "request_id": request_id,
+        "since_seconds": since,
+    }
+    if not follow:
+        _print_events(app, svc.logs(repo, **how)["Events"], always=True)
         return
-    app.emit(result)
+    for batch in svc.follow_logs(repo, **how):
+        _print_events(app, batch, always=False)
+
+
+def _print_events(app: Any, events: list[dict[str, Any]], *, always: bool) -> None:
+    """Print events: their log text on a terminal, else the result ``{"Events": [...]}``
+    (``always``: even when there are none)."""
+    if app.query is None and app.output_format() == "table":
+        for e in events:
+            click.echo(e.get("Log", "").rstrip("\n"))
+    elif events or always:
+        app.emit({"Events": events})
+    sys.stdout.flush()
 
 
 @click.command(

@@ -127,7 +127,7 @@ def _not_emptied(field: str) -> Callable[[click.Context, click.Parameter, Any], 
     double-quoted one as an empty value; both are refused with the fix (quote it)."""
 
     def check(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
-        if value != _NO_VALUE and value != "":
+        if value not in (_NO_VALUE, ""):
             return value
         name = (param.opts or [str(param.name)])[0]
         wrote = f"{name} $LATEST" if value == _NO_VALUE else f'{name} "$LATEST"'

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from lambdaver.errors import (
@@ -224,17 +224,113 @@ def logs(
     qualifier: str | None = None,
     tail: int | None = None,
     request_id: str | None = None,
+    since_seconds: float | None = None,
 ) -> dict[str, Any]:
     """Past invocations, oldest first: a version number or ``$LATEST`` selects what that
-    version ran; an alias name selects what was invoked through it."""
-    events = [
-        e
-        for e in _journal(repo).entries()
-        if _matches(e, qualifier) and (request_id is None or e.get("RequestId") == request_id)
-    ]
+    version ran; an alias name selects what was invoked through it; ``since_seconds``
+    keeps those of the last so many seconds."""
+    keep = _selector(repo, qualifier, request_id, since_seconds)
+    events = [e for e in _journal(repo).entries() if keep(e)]
     if tail is not None:
         events = events[-tail:] if tail > 0 else []
     return {"Events": events}
+
+
+def _selector(
+    repo: Repository, qualifier: str | None, request_id: str | None, since_seconds: float | None
+) -> Callable[[dict[str, Any]], bool]:
+    # Times are all AWS's fixed-width UTC format, so they compare as strings.
+    cutoff = None
+    if since_seconds is not None:
+        from lambdaver.model.timefmt import aws_time
+
+        cutoff = aws_time(repo.clock() - int(since_seconds * 1_000_000_000))
+
+    def keep(e: dict[str, Any]) -> bool:
+        return (
+            _matches(e, qualifier)
+            and (request_id is None or e.get("RequestId") == request_id)
+            and (cutoff is None or str(e.get("Time", "")) >= cutoff)
+        )
+
+    return keep
+
+
+def follow_logs(
+    repo: Repository,
+    *,
+    qualifier: str | None = None,
+    tail: int | None = None,
+    request_id: str | None = None,
+    since_seconds: float | None = None,
+    poll_seconds: float = 0.2,
+) -> Iterator[list[dict[str, Any]]]:
+    """``logs``'s events, then, batch by batch, the entries appended to the journal since,
+    for ever (the caller stops on an interrupt).  The journal's file is polled every
+    ``poll_seconds`` from where the last read ended; a rotation is followed (the rest of
+    the rotated file is read first), so no entry is lost or shown twice."""
+    import time
+
+    keep = _selector(repo, qualifier, request_id, since_seconds)
+    journal = _journal(repo)
+    path = journal.path
+    ino, offset = _file_id(path)
+    first = logs(
+        repo, qualifier=qualifier, tail=tail, request_id=request_id, since_seconds=since_seconds
+    )["Events"]
+    yield first
+    # Entries appended between the stat above and that read were shown already.
+    shown = {e.get("RequestId") for e in first}
+    while True:
+        time.sleep(poll_seconds)
+        new_ino, size = _file_id(path)
+        data = b""
+        if new_ino != ino:  # rotated (or created): finish the old file, start the new one
+            if ino is not None:
+                data += _read_from(path + ".1", offset, expect_ino=ino)
+            ino, offset = new_ino, 0
+        elif size < offset:  # cut short by hand: start again
+            offset = 0
+        chunk = _read_from(path, offset) if ino is not None else b""
+        complete = chunk[: chunk.rfind(b"\n") + 1]  # a line still being written waits
+        offset += len(complete)
+        batch = []
+        for line in (data + complete).split(b"\n"):
+            entry = _parse_line(line)
+            if entry is not None and keep(entry) and entry.get("RequestId") not in shown:
+                batch.append(entry)
+        shown = set()
+        if batch:
+            yield batch
+
+
+def _file_id(path: str) -> tuple[int | None, int]:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None, 0
+    return st.st_ino, st.st_size
+
+
+def _read_from(path: str, offset: int, expect_ino: int | None = None) -> bytes:
+    try:
+        with open(path, "rb") as f:
+            if expect_ino is not None and os.fstat(f.fileno()).st_ino != expect_ino:
+                return b""
+            f.seek(offset)
+            return f.read()
+    except FileNotFoundError:
+        return b""
+
+
+def _parse_line(line: bytes) -> dict[str, Any] | None:
+    if not line.strip():
+        return None
+    try:
+        entry = json.loads(line)
+    except ValueError:
+        return None  # torn by a crash mid-write
+    return entry if isinstance(entry, dict) else None
 
 
 def metrics(repo: Repository, *, qualifier: str | None = None) -> dict[str, Any]:
