@@ -319,19 +319,39 @@ def test_logs_follow_prints_new_invocations_until_interrupted(fn: Fn) -> None:
     assert all(set(d) == {"Events"} for d in docs) and len(docs) >= 2
 
 
+def _next_within(batches: Any, seconds: float) -> Any:
+    """The generator's next batch, or a failure after ``seconds`` (follow_logs never
+    ends: a missed entry would otherwise hang the test)."""
+    import queue
+
+    got: queue.Queue[Any] = queue.Queue()
+    threading.Thread(target=lambda: got.put(next(batches)), daemon=True).start()
+    try:
+        return got.get(timeout=seconds)
+    except queue.Empty:
+        pytest.fail(f"no batch within {seconds} s")
+
+
 def test_logs_follow_survives_a_journal_rotation(fn: Fn) -> None:
+    from lambdaver.runtime.journal import Journal
     from lambdaver.service import invoke as svc
     from lambdaver.service.repository import Repository
 
-    repo = Repository.discover(fn.root)
-    follow = svc.follow_logs(repo, poll_seconds=0.01)
-    assert next(follow) == []
-    journal_dir = fn.root / ".lambdaver" / "journal"
-    from lambdaver.runtime.journal import Journal
+    follow = svc.follow_logs(Repository.discover(fn.root), poll_seconds=0.01)
+    assert _next_within(follow, 30) == []
+    small = Journal(fn.root / ".lambdaver" / "journal", max_bytes=200, keep=2)
 
-    small = Journal(journal_dir, max_bytes=200, keep=2)
-    small.append({"RequestId": "a", "Time": "2026-01-01T00:00:00.000+0000", "Log": "x" * 300})
-    assert [e["RequestId"] for e in next(follow)] == ["a"]  # rotated right after the write
-    small.append({"RequestId": "b", "Time": "2026-01-01T00:00:00.000+0000", "Log": "y"})
-    small.append({"RequestId": "c", "Time": "2026-01-01T00:00:00.000+0000", "Log": "z" * 300})
-    assert [e["RequestId"] for e in next(follow)] == ["b", "c"]
+    def add(request_id: str, size: int) -> None:
+        small.append({"RequestId": request_id, "Time": "2026-01-01T00:00:00.000+0000",
+                      "Log": "x" * size})  # fmt: skip
+
+    add("a", 300)  # created and rotated at once
+    assert [e["RequestId"] for e in _next_within(follow, 30)] == ["a"]
+    add("b", 1)
+    assert [e["RequestId"] for e in _next_within(follow, 30)] == ["b"]
+    add("c", 300)  # b and c rotated together: c is read from the rotated file
+    add("d", 1)
+    seen: list[str] = []
+    while len(seen) < 2:  # one batch or two, depending on when the poll falls
+        seen += [e["RequestId"] for e in _next_within(follow, 30)]
+    assert seen == ["c", "d"]

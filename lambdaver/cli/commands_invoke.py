@@ -135,7 +135,6 @@ def _check_payload(given: str, body: bytes) -> None:
 
 def _check_outfile(repo: Any, outfile: str) -> None:
     import os
-    from pathlib import Path
 
     from lambdaver.errors import InvalidParameterValueException
 
@@ -146,6 +145,11 @@ def _check_outfile(repo: Any, outfile: str) -> None:
         raise InvalidParameterValueException(
             f"Cannot write OUTFILE {outfile}: no such directory {parent}"
         )
+    inside = os.path.abspath(outfile).startswith(os.path.join(os.path.abspath(repo.root), ""))
+    if not inside:  # the usual case: no need to load the ignore rules' module
+        return
+    from pathlib import Path
+
     from lambdaver.service.code import is_code_path
 
     if is_code_path(repo, Path(outfile)):

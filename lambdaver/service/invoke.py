@@ -275,6 +275,7 @@ def follow_logs(
     journal = _journal(repo)
     path = journal.path
     ino, offset = _file_id(path)
+    rotated_ino = _file_id(path + ".1")[0]
     first = logs(
         repo, qualifier=qualifier, tail=tail, request_id=request_id, since_seconds=since_seconds
     )["Events"]
@@ -284,10 +285,15 @@ def follow_logs(
     while True:
         time.sleep(poll_seconds)
         new_ino, size = _file_id(path)
+        now_rotated = _file_id(path + ".1")[0]
         data = b""
-        if new_ino != ino:  # rotated (or created): finish the old file, start the new one
-            if ino is not None:
-                data += _read_from(path + ".1", offset, expect_ino=ino)
+        if ino is not None and new_ino != ino:  # rotated: finish the old file first
+            data += _read_from(path + ".1", offset, expect_ino=ino)
+        elif ino is None and now_rotated not in (None, rotated_ino):
+            # a file we never saw was created and rotated between two polls: all of it
+            data += _read_from(path + ".1", 0, expect_ino=now_rotated)
+        rotated_ino = now_rotated
+        if new_ino != ino:  # a new current file: from its start
             ino, offset = new_ino, 0
         elif size < offset:  # cut short by hand: start again
             offset = 0
