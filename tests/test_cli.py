@@ -172,6 +172,7 @@ def test_dash_c_makes_relative_paths_relative_to_dir(fn: Fn, tmp_path, monkeypat
     monkeypatch.chdir(elsewhere)
     fn.write("event.json", '{"k": 1}')
     fn.write("app.py", "def handler(e, c):\n    return e\n")
+    fn.write(".lambdaverignore", "out.json\n")  # else OUTFILE would become code: refused
     r = run_cli("-C", str(fn.root), "invoke", "--payload", "file://event.json", "out.json")
     assert r.exit_code == 0, r
     assert (fn.root / "out.json").read_text() == '{"k": 1}'

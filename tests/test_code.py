@@ -77,8 +77,8 @@ def test_diff_equal_exits_0(two: Fn) -> None:
     assert r.stderr == ""
 
 
-def test_diff_between_versions_exits_1(two: Fn) -> None:
-    r = two("diff", "1", "2")
+def test_diff_between_versions_exits_1_with_exit_code(two: Fn) -> None:
+    r = two("diff", "1", "2", "--exit-code")
     assert r.exit_code == 1, r
     assert r.json == {
         "Equal": False,
@@ -96,7 +96,7 @@ def test_diff_through_an_alias_and_latest(two: Fn) -> None:
     two.ok("alias", "create", "prod", "--version", "1")
     two.write("new.py", "N = 2\n")
     r = two("diff", "prod")
-    assert r.exit_code == 1
+    assert r.exit_code == 0
     out = r.json
     assert (out["From"], out["To"]) == ("prod", "$LATEST")
     assert out["Files"] == {
@@ -138,12 +138,16 @@ def test_diff_patch_in_json_and_as_text(two: Fn) -> None:
         "+++ b/new.py\n"
         "@@ -0,0 +1 @@\n"
         "+N = 1\n"
+        "# configuration 1 -> 2\n"
+        "# -timeout = 3\n"
+        "# +timeout = 10\n"
+        '# +environment.STAGE = "prod"\n'
     )
     r = two("diff", "1", "2", "--patch")
-    assert r.exit_code == 1
+    assert r.exit_code == 0
     assert r.json["Patch"] == expected
     r = run_cli("-C", str(two.root), "diff", "1", "2", "--patch", "--output", "text")
-    assert (r.exit_code, r.stdout, r.stderr) == (1, expected, "")
+    assert (r.exit_code, r.stdout, r.stderr) == (0, expected, "")
 
 
 def test_diff_patch_binary_files(fn: Fn) -> None:
@@ -151,7 +155,7 @@ def test_diff_patch_binary_files(fn: Fn) -> None:
     (fn.root / "latin.txt").write_bytes("caf\xe9\n".encode("latin-1"))
     fn.publish()
     (fn.root / "data.bin").write_bytes(b"\x00\x01\x03")
-    r = fn("diff", "1", "--patch")
+    r = fn("diff", "1", "--patch", "--exit-code")
     assert r.exit_code == 1
     assert r.json["Patch"] == (
         "diff --git a/data.bin b/data.bin\nBinary files a/data.bin and b/data.bin differ\n"
@@ -722,7 +726,7 @@ def test_help_ends_with_examples_and_exit_statuses(verb: str) -> None:
     assert "Examples:\n    lambdaver " in r.stdout
     assert r.stdout.rstrip().endswith("255 internal error.")
     if verb == "diff":
-        assert "0 equal; 1 different" in r.stdout
+        assert "0 success, equal or not; 1 different (with --exit-code)" in r.stdout
 
 
 def test_export_piped_into_import_like_a_shell_script(two: Fn, tmp_path: Path) -> None:

@@ -13,7 +13,9 @@ from lambdaver.cli.app import Verb, commands, get_app
 from lambdaver.cli.options import epilog
 from lambdaver.errors import EXIT_FUNCTION_ERROR, EXIT_OK, InvalidParameterValueException
 
-DIFF_STATUSES = opt.exit_statuses({EXIT_OK: "equal", EXIT_FUNCTION_ERROR: "different"})
+DIFF_STATUSES = opt.exit_statuses(
+    {EXIT_OK: "success, equal or not", EXIT_FUNCTION_ERROR: "different (with --exit-code)"}
+)
 
 ZIP_FILE_ERROR = (  # the aws CLI's words, on one line (as every error message is)
     "--zip-file must be a zip file with the fileb:// prefix. "
@@ -31,18 +33,25 @@ ZIP_FILE_ERROR = (  # the aws CLI's words, on one line (as every error message i
         "lambdaver diff 3                 # version 3 -> $LATEST",
         "lambdaver diff 2 prod --patch    # version 2 -> what prod points to",
         "lambdaver diff prod --query Equal --output text",
+        "lambdaver diff prod 3 --exit-code --query Equal  # exit 1 when they differ",
         statuses=DIFF_STATUSES,
     ),
 )
 @click.argument("a")
 @click.argument("b", required=False)
-@click.option("--patch", is_flag=True, help="Also show unified diffs of the text files.")
-def diff(a: str, b: str | None, patch: bool) -> None:
+@click.option(
+    "--patch", is_flag=True, help="Also show unified diffs of the text files and configuration."
+)
+@click.option("--exit-code", is_flag=True, help="Exit 1 when the sides differ (as git's).")
+def diff(a: str, b: str | None, patch: bool, exit_code: bool) -> None:
     """What differs from A to B (default B: $LATEST): files added, modified and
     deleted, and configuration fields changed.  A and B: $LATEST, N or an alias.
 
-    With --patch and text or table output, the patch itself is printed (git's
-    format); with json it is the Patch field."""
+    An alias is compared as its primary version; when it also sends a share of its
+    invocations to another version, Routing shows the weights, and the sides are Equal
+    only if they route alike too.  With --patch and text or table output, the patch
+    itself is printed (git's format, configuration as a pseudo-file at the end); with
+    json it is the Patch field."""
     from lambdaver.service import code as svc
 
     app = get_app()
@@ -51,8 +60,8 @@ def diff(a: str, b: str | None, patch: bool) -> None:
         click.echo(result.patch, nl=False)
     else:
         app.emit(result)
-    if not result.equal:
-        raise click.exceptions.Exit(1)
+    if exit_code and not result.equal:
+        raise click.exceptions.Exit(EXIT_FUNCTION_ERROR)
 
 
 # --- checkout --------------------------------------------------------------------------

@@ -33,9 +33,10 @@ def _choice(decl: str, choices: list[str], help: str) -> opt.Decorator:
     cls=Verb,
     operation="Invoke",
     epilog=epilog(
-        'lambdaver invoke --qualifier prod --payload \'{"name": "Ada"}\' out.json',
+        'lambdaver invoke --qualifier prod --payload \'{"name": "Ada"}\' /tmp/out.json',
         "lambdaver invoke --payload file://event.json --log-type Tail",
         "echo '{}' | lambdaver invoke --qualifier 3 --payload - -",
+        "lambdaver invoke --qualifier prod --repeat 100  # how prod's traffic splits",
         statuses=INVOKE_STATUSES,
     ),
 )
@@ -53,22 +54,48 @@ def _choice(decl: str, choices: list[str], help: str) -> opt.Decorator:
     metavar="KEY",
     help="Make a weighted alias's choice sticky: the same key, the same side.",
 )
-def invoke(outfile: str | None, qualifier: str | None, payload: str | None, **how: Any) -> None:
+@click.option(
+    "--repeat",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Invoke N times and print how many ran each version and how many failed.",
+)
+def invoke(
+    outfile: str | None,
+    qualifier: str | None,
+    payload: str | None,
+    repeat: int | None,
+    **how: Any,
+) -> None:
     """Run the handler of exactly the code and configuration Q names.
 
     The function's response goes to OUTFILE; without OUTFILE (or with -) it goes to
     standard output and StatusCode, ExecutedVersion, FunctionError and LogResult go to
-    standard error, so `lambdaver invoke | jq` works."""
+    standard error, so `lambdaver invoke | jq` works.  An OUTFILE that would become part
+    of $LATEST's code (inside the function's directory and not ignored) is refused.
+
+    With --repeat N the responses are not printed: the result counts the invocations,
+    the versions that ran them and the function errors (exit 1 if any)."""
     from lambdaver.cli.values import read_value
 
     app = get_app()
     repo = app.repo()
     q = app.qualifier(qualifier)
+    if repeat is not None:
+        _check_repeat(outfile, how)
     to_stdout = outfile in (None, "-")
     if not to_stdout:  # refuse a file that cannot be written before anything runs
-        _check_outfile(str(outfile))
+        _check_outfile(repo, str(outfile))
     body = read_value(payload, binary=True) if payload is not None else b""
     assert isinstance(body, bytes)  # noqa: S101
+    if payload is not None:
+        _check_payload(payload, body)
+    if repeat is not None:
+        summary = svc.invoke_repeated(repo, repeat, qualifier=q, payload=body, **how)
+        app.emit(summary)
+        if summary["FunctionErrors"]:
+            raise click.exceptions.Exit(EXIT_FUNCTION_ERROR)
+        return
     out = svc.invoke(repo, qualifier=q, payload=body, **how)
     if to_stdout:
         sys.stdout.buffer.write(out.payload + (b"\n" if out.payload else b""))
@@ -82,7 +109,31 @@ def invoke(outfile: str | None, qualifier: str | None, payload: str | None, **ho
         raise click.exceptions.Exit(1)
 
 
-def _check_outfile(outfile: str) -> None:
+def _check_repeat(outfile: str | None, how: dict[str, Any]) -> None:
+    if outfile not in (None, "-"):
+        raise click.UsageError("--repeat prints a summary, not the responses: leave out OUTFILE")
+    if how.get("invocation_type") == "DryRun":
+        raise click.UsageError("--repeat runs the function: it cannot be a DryRun")
+
+
+def _check_payload(given: str, body: bytes) -> None:
+    """``--payload event.json`` when event.json exists: say to write file://event.json
+    (the aws CLI needs the prefix too) rather than a bare JSON parse error."""
+    import os
+
+    if given == "-" or given.startswith(("file://", "fileb://")) or not os.path.isfile(given):
+        return
+    from lambdaver.errors import InvalidRequestContentException
+
+    try:
+        svc.check_payload(body)
+    except InvalidRequestContentException as exc:
+        raise InvalidRequestContentException(
+            f"{exc.message}; {given} is a file: to read the file, write --payload file://{given}"
+        ) from exc
+
+
+def _check_outfile(repo: Any, outfile: str) -> None:
     import os
 
     from lambdaver.errors import InvalidParameterValueException
@@ -94,6 +145,35 @@ def _check_outfile(outfile: str) -> None:
         raise InvalidParameterValueException(
             f"Cannot write OUTFILE {outfile}: no such directory {parent}"
         )
+    inside = os.path.abspath(outfile).startswith(os.path.join(os.path.abspath(repo.root), ""))
+    if not inside:  # the usual case: no need to load the ignore rules' module
+        return
+    from pathlib import Path
+
+    from lambdaver.service.code import is_code_path
+
+    if is_code_path(repo, Path(outfile)):
+        raise InvalidParameterValueException(
+            f"Cannot write OUTFILE {outfile}: it is in the function's directory, so the next "
+            "publish would ship it as code; write it elsewhere (e.g. /tmp/"
+            f"{os.path.basename(outfile)}) or list it in .lambdaverignore"
+        )
+
+
+_DURATION_FORMS = "a number and a unit, s, m, h or d: 30s, 10m, 2h, 1d (or 1h30m)"
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _duration(ctx: click.Context, param: click.Parameter, value: str | None) -> float | None:
+    """``--since``: ``10m``, ``2h``, ``30s``, ``1d``, or several (``1h30m``), in seconds."""
+    if value is None:
+        return None
+    import re
+
+    text = value.strip().lower()
+    if not re.fullmatch(r"(\d+[smhd])+", text):
+        raise click.BadParameter(f"'{value}' is not a duration: write {_DURATION_FORMS}.")
+    return float(sum(int(n) * _UNITS[u] for n, u in re.findall(r"(\d+)([smhd])", text)))
 
 
 @click.command(
@@ -103,24 +183,58 @@ def _check_outfile(outfile: str) -> None:
         "lambdaver logs --tail 5",
         "lambdaver logs --qualifier 2 --output json",
         "lambdaver logs --request-id 6f1c...  # one invocation",
+        "lambdaver logs --since 10m --follow  # the last 10 minutes, then new ones",
     ),
 )
 @opt.qualifier("A version ($LATEST, N): what it ran; an alias: what was invoked through it.")
 @click.option("--tail", type=click.IntRange(min=0), help="Only the last N invocations.")
 @click.option("--request-id", help="Only this invocation.")
-def logs(qualifier: str | None, tail: int | None, request_id: str | None) -> None:
+@click.option(
+    "--since",
+    metavar="DURATION",
+    callback=_duration,
+    help="Only invocations of the last DURATION: 30s, 10m, 2h, 1d.",
+)
+@click.option(
+    "--follow", "-f", is_flag=True, help="Keep printing new invocations until interrupted."
+)
+def logs(
+    qualifier: str | None,
+    tail: int | None,
+    request_id: str | None,
+    since: float | None,
+    follow: bool,
+) -> None:
     """The logs of past invocations, oldest first.
 
     On a terminal (table output) the log text itself is printed, as `aws logs tail`
-    does; json and text carry each invocation's fields."""
+    does; json and text carry each invocation's fields.  With --follow, each batch of
+    new invocations is printed as it is journaled (json: one {"Events": [...]} document
+    per batch) until Ctrl-C (exit 130)."""
     app = get_app()
     repo = app.repo()
-    result = svc.logs(repo, qualifier=app.qualifier(qualifier), tail=tail, request_id=request_id)
-    if app.query is None and app.output_format() == "table":
-        for e in result.events:
-            click.echo(e.get("Log", "").rstrip("\n"))
+    how: dict[str, Any] = {
+        "qualifier": app.qualifier(qualifier),
+        "tail": tail,
+        "request_id": request_id,
+        "since_seconds": since,
+    }
+    if not follow:
+        _print_events(app, svc.logs(repo, **how).events, always=True)
         return
-    app.emit(result)
+    for batch in svc.follow_logs(repo, **how):
+        _print_events(app, batch, always=False)
+
+
+def _print_events(app: Any, events: list[dict[str, Any]], *, always: bool) -> None:
+    """Print events: their log text on a terminal, else the result ``{"Events": [...]}``
+    (``always``: even when there are none)."""
+    if app.query is None and app.output_format() == "table":
+        for e in events:
+            click.echo(e.get("Log", "").rstrip("\n"))
+    elif events or always:
+        app.emit({"Events": events})
+    sys.stdout.flush()
 
 
 @click.command(

@@ -115,9 +115,44 @@ ROUTING_HELP = (
 WEIGHT_HELP = "VERSION=WEIGHT: send WEIGHT (0-1) of the traffic to VERSION (e.g. 2=0.1)."
 
 
+# An option given with nothing after it (or followed by another option) gets this value, so
+# that the check below can say what was probably meant rather than click's bare
+# "requires an argument".
+_NO_VALUE = "\0no value"
+
+
+def _not_emptied(field: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    """A callback for an option naming a version: an unquoted ``--version $LATEST`` reaches
+    us as ``--version`` alone (the shell replaced ``$LATEST`` with nothing), a
+    double-quoted one as an empty value; both are refused with the fix (quote it)."""
+
+    def check(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        if value not in (_NO_VALUE, ""):
+            return value
+        name = (param.opts or [str(param.name)])[0]
+        wrote = f"{name} $LATEST" if value == _NO_VALUE else f'{name} "$LATEST"'
+        hint = (
+            f"if you wrote {wrote}, the shell replaced $LATEST with nothing: "
+            f"quote it in single quotes, {name} '$LATEST'"
+        )
+        if value == _NO_VALUE:  # a usage error, as click's own "requires an argument"
+            raise click.UsageError(f"Option '{name}' requires an argument ({hint}).", ctx)
+        raise errors.ValidationException.constraint(
+            "", field, f"Member must have length greater than or equal to 1 ({hint})"
+        )
+
+    return check
+
+
+def _version_option(decl: str, field: str, **attrs: Any) -> Decorator:
+    return click.option(
+        decl, is_flag=False, flag_value=_NO_VALUE, callback=_not_emptied(field), **attrs
+    )
+
+
 def qualifier(help: str = QUALIFIER_HELP, complete: Any = complete_qualifiers) -> Decorator:
     """``--qualifier``: what version a verb reads, completed from the repository."""
-    return click.option("--qualifier", help=help, shell_complete=complete)
+    return _version_option("--qualifier", "qualifier", help=help, shell_complete=complete)
 
 
 def revision_id(help: str = LATEST_REVISION) -> Decorator:
@@ -140,12 +175,18 @@ def alias_name() -> Decorator:
 
 def alias_version(help: str, *, required: bool = False) -> Decorator:
     """The alias verbs' ``--version``: $LATEST or a version number, completed."""
-    return click.option("--version", required=required, help=help, shell_complete=complete_targets)
+    return _version_option(
+        "--version",
+        "functionVersion",
+        required=required,
+        help=help,
+        shell_complete=complete_targets,
+    )
 
 
 def function_version(help: str, *, required: bool = False) -> Decorator:
     """The aws spellings' ``--function-version``."""
-    return click.option("--function-version", required=required, help=help)
+    return _version_option("--function-version", "functionVersion", required=required, help=help)
 
 
 def _weight(ctx: click.Context, param: click.Parameter, value: Any) -> Any:

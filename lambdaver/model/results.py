@@ -102,6 +102,9 @@ class Diff(Value):
     files: FileChanges
     configuration: dict[str, list[Any]]
     patch: str | None = None
+    #: {"From"/"To": {"Alias", "FunctionVersion", "AdditionalVersionWeights"}} for a side
+    #: that is an alias with weights
+    routing: dict[str, dict[str, Any]] | None = None
 
     def to_aws(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -111,6 +114,8 @@ class Diff(Value):
             "Files": self.files.to_aws(),
             "Configuration": self.configuration,
         }
+        if self.routing:
+            out["Routing"] = self.routing
         if self.patch is not None:
             out["Patch"] = self.patch
         return out

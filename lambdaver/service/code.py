@@ -21,7 +21,7 @@ import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from lambdaver.errors import (
     InvalidParameterValueException,
@@ -102,7 +102,10 @@ def _blob(repo: Repository, snap: Snapshot, entry: ManifestEntry) -> bytes:
 
 def diff(repo: Repository, a: str, b: str | None = None, *, patch: bool = False) -> Diff:
     """What differs from ``a`` to ``b`` (default $LATEST): files and configuration, in
-    ``status``'s shape; with ``patch``, a git-style unified diff of the text files."""
+    ``status``'s shape; with ``patch``, a git-style unified diff of the text files and of
+    the configuration.  An alias side is its primary version; when it also routes some
+    traffic elsewhere, ``Routing`` says so for that side (``From``/``To``) and the sides
+    are ``Equal`` only if they route the same way too."""
     latest: LatestState | None = None
     if LATEST in (a, b or LATEST):
         latest = repo.scan_latest()
@@ -110,14 +113,79 @@ def diff(repo: Repository, a: str, b: str | None = None, *, patch: bool = False)
     right = snapshot(repo, b or LATEST, latest)
     files = compare_manifests(left.manifest, right.manifest)
     configuration = compare_configs(left.config, right.config)
+    weights = {"From": _routing(repo, left), "To": _routing(repo, right)}
+    routing = {
+        side: {"Alias": snap.label, "FunctionVersion": snap.version, **weights[side]}
+        for side, snap in (("From", left), ("To", right))
+        if weights[side]
+    }
+    same_routing = weights["From"] == weights["To"]
+    text = None
+    if patch:
+        text = _routing_notes(routing) + _patch(repo, left, right, files)
+        if configuration:
+            text += _config_patch(left, right)
     return Diff(
-        not files.paths() and not configuration,
+        not files.paths() and not configuration and same_routing,
         left.label,
         right.label,
         files,
         configuration,
-        _patch(repo, left, right, files) if patch else None,
+        text,
+        routing or None,
     )
+
+
+def _routing(repo: Repository, snap: Snapshot) -> dict[str, Any]:
+    """``{"AdditionalVersionWeights": {...}}`` when ``snap`` is a weighted alias, else {}."""
+    if snap.label == LATEST or snap.label.isdigit():
+        return {}
+    res = resolve(repo, snap.label)
+    if res.alias is None or not res.alias.weights:
+        return {}
+    return {"AdditionalVersionWeights": dict(res.alias.weights)}
+
+
+def _routing_notes(routing: dict[str, Any]) -> str:
+    """``# routing: ...`` lines at the head of a patch: the patch shows an alias's primary
+    version only, so say where the rest of its traffic goes."""
+    notes = []
+    for r in routing.values():
+        for version, weight in r["AdditionalVersionWeights"].items():
+            notes.append(
+                f"# routing: {r['Alias']} runs version {r['FunctionVersion']} and sends "
+                f"{weight * 100:g}% of its invocations to version {version} (not shown)\n"
+            )
+    return "".join(notes)
+
+
+def _config_lines(cfg: FunctionConfig) -> dict[str, str]:
+    """The configuration as lambdaver.toml spells it: ``{key: "key = value"}``, with the
+    environment's variables as TOML dotted keys (``environment.STAGE = "prod"``)."""
+    fields: dict[str, Any] = {
+        "runtime": cfg.runtime,
+        "handler": cfg.handler,
+        "memory_size": cfg.memory_size,
+        "timeout": cfg.timeout,
+        "description": cfg.description,
+    }
+    for k, v in sorted((cfg.environment or {}).items()):
+        fields[f"environment.{k}"] = v
+    return {k: f"{k} = {json.dumps(v, ensure_ascii=False)}" for k, v in fields.items()}
+
+
+def _config_patch(left: Snapshot, right: Snapshot) -> str:
+    """The configuration's changes, after the files' diffs, as ``#`` lines (which patch(1)
+    and ``git apply`` pass over, so the patch still applies to the code):
+    ``# configuration A -> B``, then ``# -key = old`` / ``# +key = new`` per changed key
+    of lambdaver.toml (the function's name left out)."""
+    old, new = _config_lines(left.config), _config_lines(right.config)
+    out = [f"# configuration {left.label} -> {right.label}\n"]
+    for key in [*old, *(k for k in new if k not in old)]:
+        if old.get(key) != new.get(key):
+            out += [f"# -{old[key]}\n"] if key in old else []
+            out += [f"# +{new[key]}\n"] if key in new else []
+    return "".join(out)
 
 
 def _text(data: bytes) -> str | None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from lambdaver.errors import (
@@ -157,6 +157,31 @@ def invoke(
     )
 
 
+def invoke_repeated(
+    repo: Repository, times: int, *, qualifier: str | None, payload: bytes = b"", **how: Any
+) -> dict[str, Any]:
+    """Invoke ``qualifier`` ``times`` times (each journaled as usual) and count how many
+    ran each version and how many returned a function error: a quick look at how a
+    weighted alias splits its traffic.  An interrupt stops at once: the invocations that
+    finished are in the journal, and no summary is made."""
+    versions: dict[str, int] = {}
+    errors = 0
+    for _ in range(times):
+        out = invoke(repo, qualifier=qualifier, payload=payload, **how)
+        version = str(out.executed_version)
+        versions[version] = versions.get(version, 0) + 1
+        errors += out.function_error is not None
+
+    def order(v: str) -> tuple[int, int]:
+        return (0, 0) if v == LATEST else (1, int(v) if v.isdigit() else 0)
+
+    return {
+        "Invocations": times,
+        "Versions": {v: versions[v] for v in sorted(versions, key=order)},
+        "FunctionErrors": errors,
+    }
+
+
 def _code_of(
     repo: Repository, version: str
 ) -> tuple[FunctionConfig, Callable[[], list[ManifestEntry]], str]:
@@ -202,19 +227,121 @@ def logs(
     qualifier: str | None = None,
     tail: int | None = None,
     request_id: str | None = None,
+    since_seconds: float | None = None,
 ) -> Logs:
     """Past invocations, oldest first: a version number or ``$LATEST`` selects what that
-    version ran; an alias name selects what was invoked through it."""
+    version ran; an alias name selects what was invoked through it; ``since_seconds``
+    keeps those of the last so many seconds."""
     from lambdaver.model.results import Logs
 
-    events = [
-        e
-        for e in _journal(repo).entries()
-        if _matches(e, qualifier) and (request_id is None or e.get("RequestId") == request_id)
-    ]
+    keep = _selector(repo, qualifier, request_id, since_seconds)
+    events = [e for e in _journal(repo).entries() if keep(e)]
     if tail is not None:
         events = events[-tail:] if tail > 0 else []
     return Logs(events)
+
+
+def _selector(
+    repo: Repository, qualifier: str | None, request_id: str | None, since_seconds: float | None
+) -> Callable[[dict[str, Any]], bool]:
+    # Times are all AWS's fixed-width UTC format, so they compare as strings.
+    cutoff = None
+    if since_seconds is not None:
+        from lambdaver.model.timefmt import aws_time
+
+        cutoff = aws_time(repo.clock() - int(since_seconds * 1_000_000_000))
+
+    def keep(e: dict[str, Any]) -> bool:
+        return (
+            _matches(e, qualifier)
+            and (request_id is None or e.get("RequestId") == request_id)
+            and (cutoff is None or str(e.get("Time", "")) >= cutoff)
+        )
+
+    return keep
+
+
+def follow_logs(
+    repo: Repository,
+    *,
+    qualifier: str | None = None,
+    tail: int | None = None,
+    request_id: str | None = None,
+    since_seconds: float | None = None,
+    poll_seconds: float = 0.2,
+) -> Iterator[list[dict[str, Any]]]:
+    """``logs``'s events, then, batch by batch, the entries appended to the journal since,
+    for ever (the caller stops on an interrupt).  The journal's file is polled every
+    ``poll_seconds`` from where the last read ended; a rotation is followed (the rest of
+    the rotated file is read first), so no entry is lost or shown twice."""
+    import time
+
+    keep = _selector(repo, qualifier, request_id, since_seconds)
+    journal = _journal(repo)
+    path = journal.path
+    ino, offset = _file_id(path)
+    rotated_ino = _file_id(path + ".1")[0]
+    first = logs(
+        repo, qualifier=qualifier, tail=tail, request_id=request_id, since_seconds=since_seconds
+    ).events
+    yield first
+    # Entries appended between the stat above and that read were shown already.
+    shown = {e.get("RequestId") for e in first}
+    while True:
+        time.sleep(poll_seconds)
+        new_ino, size = _file_id(path)
+        now_rotated = _file_id(path + ".1")[0]
+        data = b""
+        if ino is not None and new_ino != ino:  # rotated: finish the old file first
+            data += _read_from(path + ".1", offset, expect_ino=ino)
+        elif ino is None and now_rotated not in (None, rotated_ino):
+            # a file we never saw was created and rotated between two polls: all of it
+            data += _read_from(path + ".1", 0, expect_ino=now_rotated)
+        rotated_ino = now_rotated
+        if new_ino != ino:  # a new current file: from its start
+            ino, offset = new_ino, 0
+        elif size < offset:  # cut short by hand: start again
+            offset = 0
+        chunk = _read_from(path, offset) if ino is not None else b""
+        complete = chunk[: chunk.rfind(b"\n") + 1]  # a line still being written waits
+        offset += len(complete)
+        batch = []
+        for line in (data + complete).split(b"\n"):
+            entry = _parse_line(line)
+            if entry is not None and keep(entry) and entry.get("RequestId") not in shown:
+                batch.append(entry)
+        shown = set()
+        if batch:
+            yield batch
+
+
+def _file_id(path: str) -> tuple[int | None, int]:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None, 0
+    return st.st_ino, st.st_size
+
+
+def _read_from(path: str, offset: int, expect_ino: int | None = None) -> bytes:
+    try:
+        with open(path, "rb") as f:
+            if expect_ino is not None and os.fstat(f.fileno()).st_ino != expect_ino:
+                return b""
+            f.seek(offset)
+            return f.read()
+    except FileNotFoundError:
+        return b""
+
+
+def _parse_line(line: bytes) -> dict[str, Any] | None:
+    if not line.strip():
+        return None
+    try:
+        entry = json.loads(line)
+    except ValueError:
+        return None  # torn by a crash mid-write
+    return entry if isinstance(entry, dict) else None
 
 
 def metrics(repo: Repository, *, qualifier: str | None = None) -> Metrics:
