@@ -85,6 +85,16 @@ def init(directory: str | None, name: str | None, **configuration: Any) -> None:
     repo, result = svc.init_function(target, app.settings, name=name, **configuration)
     app.adopt(repo)
     app.emit(result)
+    _warn_handler(repo)
+
+
+def _warn_handler(repo: Any) -> None:
+    """Say so (one line, on stderr) when $LATEST's handler cannot be found in its code."""
+    from lambdaver.service.handlers import handler_warning
+
+    warning = handler_warning(repo)
+    if warning is not None:
+        click.echo(warning, err=True)
 
 
 def _name_from_function_name(value: str) -> str:
@@ -199,6 +209,7 @@ def publish(**given: Any) -> None:
     finally:
         close()
     app.emit(result)
+    _warn_handler(repo)
 
 
 # --- versions --------------------------------------------------------------------------
