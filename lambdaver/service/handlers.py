@@ -9,7 +9,6 @@ Other runtimes get no detection and no warning: :func:`detect_handler` and
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -43,7 +42,7 @@ def detect_handler(directory: Path, runtime: str) -> str | None:
         return f"{CONSOLE_MODULE}.{CONSOLE_FUNCTION}"
     found: list[str] = []
     try:
-        files = sorted(os.listdir(directory))
+        files = sorted(p.name for p in directory.iterdir() if p.is_file())
     except OSError:
         return None
     for file in files:
@@ -91,12 +90,10 @@ def handler_problem(
             if names is None or function in names:
                 return None
             return (
-                f"{candidate} defines no {function}, so invoke will fail "
-                "(Runtime.HandlerNotFound)"
+                f"{candidate} defines no {function}, so invoke will fail (Runtime.HandlerNotFound)"
             )
     return (
-        f"there is no {base}.py in $LATEST's code, so invoke will fail "
-        "(Runtime.ImportModuleError)"
+        f"there is no {base}.py in $LATEST's code, so invoke will fail (Runtime.ImportModuleError)"
     )
 
 
@@ -144,7 +141,16 @@ def _bind(body: list[ast.stmt], names: set[str]) -> bool:
             for field in ("body", "orelse", "finalbody", "handlers"):
                 inner = getattr(node, field, None)
                 if isinstance(inner, list):
-                    stmts = [h for s in inner for h in (s.body if isinstance(s, ast.ExceptHandler) else [s])]
+                    stmts = [h for s in inner for h in _statements(s)]
                     if not _bind(stmts, names):
                         return False
     return True
+
+
+def _statements(node: ast.AST) -> list[ast.stmt]:
+    """An ``except`` clause's body, or the statement itself."""
+    import ast
+
+    if isinstance(node, ast.ExceptHandler):
+        return node.body
+    return [node] if isinstance(node, ast.stmt) else []
