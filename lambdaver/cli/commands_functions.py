@@ -78,7 +78,9 @@ def init(directory: str | None, name: str | None, **configuration: Any) -> None:
     """Create the repository and lambdaver.toml in DIRECTORY (default: .).
 
     An existing lambdaver.toml is adopted; a directory without Python code gets a
-    starter app.py."""
+    starter app.py.  The handler is found in the code (lambda_function.lambda_handler,
+    or the one module defining handler); a .lambdaverignore is written unless one
+    exists."""
     app = get_app()
     target = os.path.join(app.cwd, directory or "")  # an absolute DIRECTORY wins
     name = name or (_name_from_function_name(app.function_name) if app.function_name else None)
@@ -200,7 +202,8 @@ def status() -> None:
 def publish(**given: Any) -> None:
     """Freeze $LATEST (code and configuration) as version N+1.
 
-    Unchanged since the newest version: that version is returned, nothing is written."""
+    Unchanged since the newest version: that version is returned, nothing is written.
+    Warns on stderr when the handler cannot be found in the code."""
     app = get_app()
     repo = app.unqualified_repo()
     progress, close = _progress_reporter()
