@@ -301,3 +301,14 @@ def test_no_handler_warning_for_other_runtimes(fn: Fn) -> None:
     fn.ok("config", "set", "--runtime", "nodejs20.x", "--handler", "index.handler")
     r = fn("publish")
     assert (r.exit_code, r.stderr) == (0, "")
+
+
+def test_import_publish_warns_about_the_imported_code(fn: Fn, tmp_path: Path) -> None:
+    fn.publish()
+    z = make_zip(tmp_path / "fn.zip", **{"main.py": "def handler(e, c): ...\n"})
+    r = fn("update-function-code", "--zip-file", f"fileb://{z}", "--publish")
+    assert (r.exit_code, r.json["Version"]) == (0, "2")
+    assert r.stderr == warning(
+        "app.handler",
+        "there is no app.py in $LATEST's code, so invoke will fail (Runtime.ImportModuleError)",
+    )

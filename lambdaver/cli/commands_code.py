@@ -161,7 +161,7 @@ def _run_import(source: Path | bytes, publish: bool, revision_id: str | None, fo
     if publish:
         from lambdaver.cli.commands_functions import _warn_handler
 
-        _warn_handler(repo)
+        _warn_handler(repo, result.configuration)
 
 
 @click.command(

@@ -90,11 +90,13 @@ def init(directory: str | None, name: str | None, **configuration: Any) -> None:
     _warn_handler(repo)
 
 
-def _warn_handler(repo: Any) -> None:
-    """Say so (one line, on stderr) when $LATEST's handler cannot be found in its code."""
+def _warn_handler(repo: Any, result: Any = None) -> None:
+    """Say so (one line, on stderr) when the handler cannot be found in the code of the
+    version ``result`` (a FunctionConfiguration; None: $LATEST)."""
     from lambdaver.service.handlers import handler_warning
 
-    warning = handler_warning(repo)
+    version = result.get("Version") if isinstance(result, dict) else None
+    warning = handler_warning(repo, version)
     if warning is not None:
         click.echo(warning, err=True)
 
@@ -212,7 +214,7 @@ def publish(**given: Any) -> None:
     finally:
         close()
     app.emit(result)
-    _warn_handler(repo)
+    _warn_handler(repo, result)
 
 
 # --- versions --------------------------------------------------------------------------

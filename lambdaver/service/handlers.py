@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import ast
+    from collections.abc import Callable, Iterable
     from pathlib import Path
 
     from lambdaver.service.repository import Repository
     from lambdaver.storage.fileutil import StrPath
-    from lambdaver.storage.tree import ManifestEntry
 
 #: The AWS console's default for a new Python function.
 CONSOLE_MODULE, CONSOLE_FUNCTION = "lambda_function", "lambda_handler"
@@ -59,10 +59,37 @@ def detect_handler(directory: Path, runtime: str) -> str | None:
     return found[0] if len(found) == 1 else None
 
 
-def handler_warning(repo: Repository) -> str | None:
-    """One line for standard error when $LATEST's handler cannot be found in its code."""
-    cfg = repo.function.config
-    problem = handler_problem(repo.root, repo.scan_latest().manifest, cfg.handler, cfg.runtime)
+def handler_warning(repo: Repository, version: str | None = None) -> str | None:
+    """One line for standard error when the handler of ``version`` (a published number;
+    None: $LATEST) cannot be found in its code.  A published version is read from the
+    object store, so a concurrent change of $LATEST plays no part; a state that cannot be
+    read (a version deleted meanwhile, an interrupted import) gives no warning."""
+    from lambdaver.errors import LambdaverError
+    from lambdaver.storage.errors import StorageError
+
+    try:
+        if version is None or not version.isdigit():
+            from pathlib import Path
+
+            cfg = repo.function.config
+            paths = [m[0] for m in repo.scan_latest().manifest]
+            root = Path(repo.root)
+            problem = handler_problem(
+                paths, cfg.handler, cfg.runtime, lambda path: _read(root / path)
+            )
+        else:
+            from lambdaver.service.functions import get_version_record, read_manifest
+
+            rec = get_version_record(repo, version)
+            if rec is None:
+                return None
+            cfg = rec.config
+            digests = {m[0]: m[3] for m in read_manifest(repo, rec.tree)}
+            problem = handler_problem(
+                list(digests), cfg.handler, cfg.runtime, lambda p: repo.store.get_bytes(digests[p])
+            )
+    except (LambdaverError, StorageError, OSError):
+        return None
     if problem is None:
         return None
     return (
@@ -72,21 +99,19 @@ def handler_warning(repo: Repository) -> str | None:
 
 
 def handler_problem(
-    root: StrPath, manifest: list[ManifestEntry], handler: str, runtime: str
+    paths: Iterable[str], handler: str, runtime: str, read: Callable[[str], bytes | None]
 ) -> str | None:
-    """Why ``handler`` cannot be found in the code ``manifest`` lists (files read from
-    ``root``), or None when it is found or cannot be judged (not Python, a malformed
+    """Why ``handler`` cannot be found in the code made of ``paths`` (``read`` gives a
+    file's bytes), or None when it is found or cannot be judged (not Python, a malformed
     handler, a module that does not parse or that may define names dynamically)."""
     module, _, function = handler.rpartition(".")
     if not is_python(runtime) or not module or not function:
         return None
-    from pathlib import Path
-
     base = module.replace(".", "/")
-    paths = {m[0] for m in manifest}
+    present = set(paths)
     for candidate in (f"{base}.py", f"{base}/__init__.py"):
-        if candidate in paths:
-            names = _defined_names(_read(Path(root) / candidate))
+        if candidate in present:
+            names = _defined_names(read(candidate))
             if names is None or function in names:
                 return None
             return (
@@ -97,9 +122,10 @@ def handler_problem(
     )
 
 
-def _read(path: Path) -> bytes | None:
+def _read(path: StrPath) -> bytes | None:
     try:
-        return path.read_bytes()
+        with open(path, "rb") as f:
+            return f.read()
     except OSError:
         return None
 
