@@ -78,13 +78,17 @@ def handler_warning(repo: Repository, version: str | None = None) -> str | None:
                 paths, cfg.handler, cfg.runtime, lambda path: _read(root / path)
             )
         else:
-            from lambdaver.service.functions import get_version_record, read_manifest
+            from lambdaver.model.records import VersionRecord
+            from lambdaver.service.repository import VERSIONS
+            from lambdaver.storage.tree import manifest_from_bytes
 
-            rec = get_version_record(repo, version)
-            if rec is None:
+            raw = repo.meta.get(VERSIONS, version)
+            if raw is None:
                 return None
+            rec = VersionRecord.from_json(raw)
             cfg = rec.config
-            digests = {m[0]: m[3] for m in read_manifest(repo, rec.tree)}
+            tree = repo.store.get_bytes(rec.tree, compressed=True)
+            digests = {m[0]: m[3] for m in manifest_from_bytes(tree)}
             problem = handler_problem(
                 list(digests), cfg.handler, cfg.runtime, lambda p: repo.store.get_bytes(digests[p])
             )
