@@ -95,7 +95,10 @@ def _warn_handler(repo: Any, result: Any = None) -> None:
     version ``result`` (a FunctionConfiguration; None: $LATEST)."""
     from lambdaver.service.handlers import handler_warning
 
-    version = result.get("Version") if isinstance(result, dict) else None
+    if isinstance(result, dict):
+        version = result.get("Version")
+    else:  # a FunctionConfiguration record
+        version = getattr(result, "version", None)
     warning = handler_warning(repo, version)
     if warning is not None:
         click.echo(warning, err=True)
