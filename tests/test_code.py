@@ -417,6 +417,7 @@ def test_same_code_in_two_repositories_exports_the_same_bytes(tmp_path: Path) ->
 
 
 def test_export_of_latest_by_default_and_a_note_inside_the_function(two: Fn) -> None:
+    (two.root / ".lambdaverignore").unlink()  # as before init wrote one that ignores *.zip
     two.write("new.py", "N = 2\n")
     r = run_cli("-C", str(two.root), "export", "-o", str(two.root / "fn.zip"), "--output", "json")
     assert r.exit_code == 0, r
@@ -494,6 +495,7 @@ def test_import_replaces_code_and_keeps_ignored_files_and_configuration(
     fn.write("old.py", "O = 1\n")
     fn.write("__pycache__/app.cpython-311.pyc", "cache")
     fn.ok("config", "set", "--timeout", "7")
+    fn.publish()  # else the import is refused: it would discard unpublished code
     toml = (fn.root / "lambdaver.toml").read_bytes()
     z = make_zip(
         tmp_path / "fn.zip",
@@ -566,6 +568,7 @@ def test_import_of_identical_code_touches_no_file(fn: Fn, tmp_path: Path, unchan
 
 def test_import_from_stdin(fn: Fn, tmp_path: Path) -> None:
     z = make_zip(tmp_path / "fn.zip", ("app.py", b"# from stdin\n", 0o100644))
+    fn.publish()
     r = fn("import", "-", input=z.read_bytes())
     assert r.exit_code == 0, r
     assert (fn.root / "app.py").read_text() == "# from stdin\n"
@@ -712,7 +715,9 @@ def test_update_function_code_revision_id(fn: Fn, tmp_path: Path, unchanged) -> 
     assert r.exit_code == 254
     assert "(PreconditionFailedException)" in r.stderr
     rev = fn.ok("config", "show")["RevisionId"]
-    out = fn.ok("update-function-code", "--zip-file", f"fileb://{z}", "--revision-id", rev)
+    out = fn.ok(
+        "update-function-code", "--zip-file", f"fileb://{z}", "--revision-id", rev, "--force"
+    )
     assert out["RevisionId"] != rev
 
 
@@ -744,8 +749,7 @@ def test_export_piped_into_import_like_a_shell_script(two: Fn, tmp_path: Path) -
     )
     other = tmp_path / "other"
     other.mkdir()
-    (other / "app.py").write_text("# placeholder\n")
-    assert run_cli("init", str(other)).exit_code == 0
+    assert run_cli("init", str(other)).exit_code == 0  # a starter app.py: importable
     exported = subprocess.run(
         [*cmd, "-C", str(two.root), "export", "2", "-o", "-"],
         capture_output=True, check=True, timeout=60,

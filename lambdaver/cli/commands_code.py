@@ -148,7 +148,10 @@ def export(qualifier: str | None, out: str) -> None:
 # --- import, update-function-code ------------------------------------------------------
 
 
-def _run_import(source: Path | bytes, publish: bool, revision_id: str | None) -> None:
+FORCE_HELP = "Replace $LATEST's code even when no version holds it (its edits are lost)."
+
+
+def _run_import(source: Path | bytes, publish: bool, revision_id: str | None, force: bool) -> None:
     import io
 
     from lambdaver.cli.listing import item_view
@@ -157,7 +160,9 @@ def _run_import(source: Path | bytes, publish: bool, revision_id: str | None) ->
     app = get_app()
     repo = app.unqualified_repo()
     src = io.BytesIO(source) if isinstance(source, bytes) else source
-    result = svc.import_zip(repo, src, publish=publish, revision_id=revision_id, view=item_view)
+    result = svc.import_zip(
+        repo, src, publish=publish, revision_id=revision_id, view=item_view, force=force
+    )
     if result.skipped:
         names = ", ".join(result.skipped[:5]) + (", ..." if len(result.skipped) > 5 else "")
         click.echo(
@@ -165,6 +170,10 @@ def _run_import(source: Path | bytes, publish: bool, revision_id: str | None) ->
             err=True,
         )
     app.emit(result.configuration)
+    if publish:
+        from lambdaver.cli.commands_functions import _warn_handler
+
+        _warn_handler(repo, result.configuration)
 
 
 @click.command(
@@ -175,19 +184,22 @@ def _run_import(source: Path | bytes, publish: bool, revision_id: str | None) ->
         "lambdaver import fn.zip",
         "lambdaver import fn.zip --publish --query Version --output text",
         "cat fn.zip | lambdaver import -",
+        "lambdaver import fn.zip --force    # discard unpublished edits",
     ),
 )
 @click.argument("zipfile", metavar="ZIPFILE")
 @click.option("--publish", is_flag=True, help="Also publish the result as a version.")
 @opt.revision_id()
-def import_(zipfile: str, publish: bool, revision_id: str | None) -> None:
+@click.option("--force", is_flag=True, help=FORCE_HELP)
+def import_(zipfile: str, publish: bool, revision_id: str | None, force: bool) -> None:
     """Replace $LATEST's code with a zip's (- reads standard input).
 
+    Refused when $LATEST's code holds edits that no version holds, unless --force.
     Every entry is checked first; a zip that is not a zip, escapes the directory,
     holds symlinks leading outside, is over 250 MB unzipped or looks like a zip bomb
     is refused and nothing changes.  Ignored files and lambdaver.toml are kept."""
     source = sys.stdin.buffer.read() if zipfile == "-" else Path(zipfile)
-    _run_import(source, publish, revision_id)
+    _run_import(source, publish, revision_id, force)
 
 
 @click.command(
@@ -202,9 +214,13 @@ def import_(zipfile: str, publish: bool, revision_id: str | None) -> None:
 @click.option("--zip-file", required=True, metavar="fileb://PATH", help="The zip.")
 @click.option("--publish/--no-publish", default=False, help="Also publish a version.")
 @opt.revision_id()
-def update_function_code(zip_file: str, publish: bool, revision_id: str | None) -> None:
+@click.option("--force", is_flag=True, help=FORCE_HELP)
+def update_function_code(
+    zip_file: str, publish: bool, revision_id: str | None, force: bool
+) -> None:
     """Replace $LATEST's code with a zip's (aws spelling of import); with --publish,
-    publish it as a version in the same step, as AWS does."""
+    publish it as a version in the same step, as AWS does.  Refused when $LATEST's code
+    holds edits that no version holds, unless --force."""
     if not zip_file.startswith("fileb://"):
         raise InvalidParameterValueException(ZIP_FILE_ERROR)
     path = Path(zip_file[len("fileb://") :]).expanduser()
@@ -213,7 +229,7 @@ def update_function_code(zip_file: str, publish: bool, revision_id: str | None) 
             f"Error parsing parameter '--zip-file': Unable to load paramfile {zip_file}: "
             "No such file or directory"
         )
-    _run_import(path, publish, revision_id)
+    _run_import(path, publish, revision_id, force)
 
 
 COMMANDS = commands(diff, checkout, export, import_, update_function_code)

@@ -79,13 +79,30 @@ def init(directory: str | None, name: str | None, **configuration: Any) -> None:
     """Create the repository and lambdaver.toml in DIRECTORY (default: .).
 
     An existing lambdaver.toml is adopted; a directory without Python code gets a
-    starter app.py."""
+    starter app.py.  The handler is found in the code (lambda_function.lambda_handler,
+    or the one module defining handler); a .lambdaverignore is written unless one
+    exists."""
     app = get_app()
     target = os.path.join(app.cwd, directory or "")  # an absolute DIRECTORY wins
     name = name or (_name_from_function_name(app.function_name) if app.function_name else None)
     repo, result = svc.init_function(target, app.settings, name=name, **configuration)
     app.adopt(repo)
     app.emit(result)
+    _warn_handler(repo)
+
+
+def _warn_handler(repo: Any, result: Any = None) -> None:
+    """Say so (one line, on stderr) when the handler cannot be found in the code of the
+    version ``result`` (a FunctionConfiguration; None: $LATEST)."""
+    from lambdaver.service.handlers import handler_warning
+
+    if isinstance(result, dict):
+        version = result.get("Version")
+    else:  # a FunctionConfiguration record
+        version = getattr(result, "version", None)
+    warning = handler_warning(repo, version)
+    if warning is not None:
+        click.echo(warning, err=True)
 
 
 def _name_from_function_name(value: str) -> str:
@@ -191,7 +208,8 @@ def status() -> None:
 def publish(**given: Any) -> None:
     """Freeze $LATEST (code and configuration) as version N+1.
 
-    Unchanged since the newest version: that version is returned, nothing is written."""
+    Unchanged since the newest version: that version is returned, nothing is written.
+    Warns on stderr when the handler cannot be found in the code."""
     app = get_app()
     repo = app.unqualified_repo()
     progress, close = _progress_reporter()
@@ -202,6 +220,7 @@ def publish(**given: Any) -> None:
     finally:
         close()
     app.emit(result)
+    _warn_handler(repo, result)
 
 
 # --- versions --------------------------------------------------------------------------

@@ -395,8 +395,10 @@ def _unpublished_message(repo: Repository, state: LatestState, cfg: FunctionConf
         if cfg is not None and compare_configs(newest.config, cfg):
             what.append("configuration: " + ", ".join(compare_configs(newest.config, cfg)))
         detail = f" ({'; '.join(what)} since version {newest.version})" if what else ""
-    else:
-        detail = ""
+    else:  # nothing published yet: every file is new
+        paths = [m[0] for m in state.manifest]
+        shown = ", ".join(paths[:3]) + (", ..." if len(paths) > 3 else "")
+        detail = f" (added: {shown})" if paths else ""
     return (
         f"$LATEST has unpublished changes{detail} that no version holds; publish them "
         "first, or use --force to discard them"
@@ -614,6 +616,18 @@ def _open_zip(source: Path | IO[bytes]) -> zipfile.ZipFile:
         raise _refuse(f"Cannot read {source}: {exc.strerror}") from exc
 
 
+def _replaceable(repo: Repository, state: LatestState) -> bool:
+    """May $LATEST's code be replaced without ``--force``?  When no work would be lost:
+    some version holds exactly this code, or there is no code, or the only code is the
+    starter file ``init`` wrote, unchanged (a new function's first import)."""
+    if _published(repo, state.tree, None):
+        return True
+    from lambdaver.service.functions import STARTER_APP
+
+    starter = hashlib.sha256(STARTER_APP.encode()).hexdigest()
+    return all(m[3] == starter for m in state.manifest)
+
+
 def import_zip(
     repo: Repository,
     source: Path | IO[bytes],
@@ -621,6 +635,7 @@ def import_zip(
     publish: bool = False,
     revision_id: str | None = None,
     view: ViewRenderer | None = None,
+    force: bool = False,
 ) -> ImportResult:
     """Replace $LATEST's code with a zip's (``update-function-code``).
 
@@ -631,6 +646,10 @@ def import_zip(
     out (and reported).  ``publish`` publishes the result under the same lock (AWS's
     ``--publish``); ``revision_id`` makes the whole step conditional on $LATEST's
     RevisionId; ``view``: as for publish.
+
+    Refused without ``force`` when the import would change code that no version holds
+    (:func:`_replaceable`): the working directory is its only copy.  The configuration is
+    not replaced, so only the code counts.
     """
     with _open_zip(source) as zf:
         entries = _check_zip(zf)
@@ -646,6 +665,9 @@ def import_zip(
             tracked = set(current)
             removed = tracked - {e.path for e in kept}
             _check_conflicts(Path(repo.root), tracked, [e.path for e in kept], removed)
+            unpublished = not force and not _replaceable(repo, state)
+            if unpublished and removed:
+                raise ResourceConflictException(_unpublished_message(repo, state, None))
             with staged_in(repo, "import") as staging:
                 plan = Plan(staging, delete=sorted(removed))
                 for i, e in enumerate(kept):
@@ -655,6 +677,8 @@ def import_zip(
                     if now is not None and (now[1], now[3]) == (e.mode, digest):
                         continue  # already so: leave the file (and its mtime) alone
                     plan.stage[e.path] = (e.mode, staged)
+                if unpublished and (plan.stage or plan.delete):  # the same zip again is fine
+                    raise ResourceConflictException(_unpublished_message(repo, state, None))
                 if plan.stage or plan.delete:
                     published = apply(repo, plan, publish=publish, view=view)
                     if published is not None:

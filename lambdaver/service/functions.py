@@ -50,6 +50,7 @@ if TYPE_CHECKING:
 
     from lambdaver.model.results import FileChanges, Status, VersionList
     from lambdaver.storage.fileutil import StrPath
+    from lambdaver.storage.tree import IgnoreRules
 
 #: The derived-data files of a front end's fast listing (docs/FORMAT.md, "Derived data").
 VERSIONS_LISTING = derived.VERSIONS_LISTING
@@ -68,6 +69,44 @@ def handler(event, context):
     name = event.get("name", "world") if isinstance(event, dict) else "world"
     return {"message": f"Hello, {name}!", "version": context.function_version}
 '''
+
+
+#: What ``init`` writes to ``.lambdaverignore`` (never over an existing one): what a
+#: Lambda deployment package leaves out.  ``.gitignore`` is not read (docs/code.md).
+DEFAULT_IGNORE = """\
+# Left out of the function's code (gitignore syntax).  Always left out as well:
+# .lambdaver/, lambdaver.toml, .lambdaverignore, .git/, __pycache__/, *.pyc.
+# .gitignore is not read: build outputs it ignores are often the code you deploy.
+
+# virtual environments
+.venv/
+venv/
+env/
+
+# tools' caches
+.pytest_cache/
+.mypy_cache/
+.ruff_cache/
+.tox/
+.nox/
+.hypothesis/
+.coverage
+htmlcov/
+node_modules/.cache/
+*.egg-info/
+
+# deployment packages (lambdaver export writes these) and other tools' build areas
+*.zip
+.aws-sam/
+.serverless/
+
+# editors and operating systems
+.DS_Store
+Thumbs.db
+.idea/
+.vscode/
+*.swp
+"""
 
 
 def default_runtime() -> str:
@@ -238,10 +277,23 @@ def init_function(
     if directory.exists() and not directory.is_dir():
         raise InvalidParameterValueException(f"{directory} exists and is not a directory")
     directory.mkdir(parents=True, exist_ok=True)
-    module = (config.handler or DEFAULT_HANDLER).rpartition(".")[0].replace(".", "/") or "app"
-    if not _has_python_file(directory):
-        from lambdaver.storage.fileutil import atomic_write
+    from lambdaver.service.repository import IGNORE_FILE, ignore_rules
+    from lambdaver.storage.fileutil import atomic_write
 
+    ignore_path = directory / IGNORE_FILE
+    if not ignore_path.exists() and not ignore_path.is_symlink():
+        atomic_write(ignore_path, DEFAULT_IGNORE.encode())
+    rules = ignore_rules()
+    rules.load(directory)
+    has_python = _has_python_file(directory, rules)
+    if handler is None and existing is None and has_python:
+        from lambdaver.service.handlers import detect_handler
+
+        found = detect_handler(directory, config.runtime)
+        if found is not None:
+            config = config.with_changes(handler=found)
+    module = (config.handler or DEFAULT_HANDLER).rpartition(".")[0].replace(".", "/") or "app"
+    if not has_python:
         starter = directory / f"{module}.py"
         starter.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(starter, STARTER_APP.encode())
@@ -252,10 +304,14 @@ def init_function(
     return repo, latest_configuration(repo, state, None)
 
 
-def _has_python_file(directory: Path) -> bool:
-    for _dirpath, dirnames, filenames in os.walk(directory):
-        dirnames[:] = [d for d in dirnames if d not in (DOT, ".git", "__pycache__")]
-        if any(f.endswith(".py") for f in filenames):
+def _has_python_file(directory: Path, rules: IgnoreRules) -> bool:
+    """Does the code (what the ignore rules keep: not a ``.venv/``) hold a Python file?"""
+    for dirpath, dirnames, filenames in os.walk(directory):
+        rel = os.path.relpath(dirpath, directory).replace(os.sep, "/")
+        prefix = "" if rel == "." else rel + "/"
+        top = not prefix
+        dirnames[:] = [d for d in dirnames if not rules.skip(prefix + d, d, True, top)]
+        if any(f.endswith(".py") and not rules.skip(prefix + f, f, False, top) for f in filenames):
             return True
     return False
 

@@ -100,9 +100,16 @@ class IgnoreRules:
             raise _bad_entry(
                 f"Cannot read {path}: {exc}", path, "unreadable-ignore-file", str(exc)
             ) from exc
-        import pathspec  # only when there is an ignore file: keeps start-up fast
+        from lambdaver.storage.ignorefast import simple_spec
 
-        self._spec = pathspec.GitIgnoreSpec.from_lines(text.splitlines())
+        lines = text.splitlines()
+        spec = simple_spec(lines)  # the usual files, without pathspec's import cost
+        if spec is not False:
+            self._spec = spec
+            return
+        import pathspec  # only for an ignore file that needs it: keeps start-up fast
+
+        self._spec = pathspec.GitIgnoreSpec.from_lines(lines)
 
     @property
     def spec(self) -> Any:
