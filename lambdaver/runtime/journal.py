@@ -62,7 +62,7 @@ class Journal:
             contents = [_read(path) for path in self._files()]
         for data in contents:
             for line in data.split(b"\n"):
-                entry = _parse(line)
+                entry = parse_line(line)
                 if entry is not None:
                     yield entry
 
@@ -132,7 +132,8 @@ def _read(path: str) -> bytes:
         return b""
 
 
-def _parse(line: bytes) -> dict[str, Any] | None:
+def parse_line(line: bytes) -> dict[str, Any] | None:
+    """One journal line as its entry; None for a blank, torn or foreign line."""
     if not line.strip():
         return None
     try:

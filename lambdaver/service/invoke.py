@@ -276,6 +276,8 @@ def follow_logs(
     the rotated file is read first), so no entry is lost or shown twice."""
     import time
 
+    from lambdaver.runtime.journal import parse_line
+
     keep = _selector(repo, qualifier, request_id, since_seconds)
     journal = _journal(repo)
     path = journal.path
@@ -307,7 +309,7 @@ def follow_logs(
         offset += len(complete)
         batch = []
         for line in (data + complete).split(b"\n"):
-            entry = _parse_line(line)
+            entry = parse_line(line)
             if entry is not None and keep(entry) and entry.get("RequestId") not in shown:
                 batch.append(entry)
         shown = set()
@@ -332,16 +334,6 @@ def _read_from(path: str, offset: int, expect_ino: int | None = None) -> bytes:
             return f.read()
     except FileNotFoundError:
         return b""
-
-
-def _parse_line(line: bytes) -> dict[str, Any] | None:
-    if not line.strip():
-        return None
-    try:
-        entry = json.loads(line)
-    except ValueError:
-        return None  # torn by a crash mid-write
-    return entry if isinstance(entry, dict) else None
 
 
 def metrics(repo: Repository, *, qualifier: str | None = None) -> Metrics:
