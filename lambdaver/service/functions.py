@@ -235,6 +235,11 @@ def aliases_of(repo: Repository, version: str) -> list[str]:
 # --- operations -----------------------------------------------------------------------
 
 
+def _given(**fields: Any) -> dict[str, Any]:
+    """The configuration fields a caller gave (None: not given, keep what is there)."""
+    return {key: value for key, value in fields.items() if value is not None}
+
+
 def init_function(
     directory: StrPath,
     settings: Settings,
@@ -262,16 +267,13 @@ def init_function(
         raise ResourceConflictException(f"Function already exist: {fn_name}")
     validate_function_name(fn_name)
     base = existing.config if existing else FunctionConfig(runtime=runtime or default_runtime())
-    changes: dict[str, Any] = {}
-    for key, value in (
-        ("runtime", runtime),
-        ("handler", handler),
-        ("memory_size", memory_size),
-        ("timeout", timeout),
-        ("description", description),
-    ):
-        if value is not None:
-            changes[key] = value
+    changes = _given(
+        runtime=runtime,
+        handler=handler,
+        memory_size=memory_size,
+        timeout=timeout,
+        description=description,
+    )
     config = base.with_changes(**changes)
     config.validate()
     if directory.exists() and not directory.is_dir():
@@ -348,16 +350,13 @@ def update_configuration(
         state = repo.scan_latest() if revision_id is not None else None
         if state is not None:
             check_revision_id(repo, state, cfg, revision_id)
-        changes: dict[str, Any] = {}
-        for key, value in (
-            ("runtime", runtime),
-            ("handler", handler),
-            ("memory_size", memory_size),
-            ("timeout", timeout),
-            ("description", description),
-        ):
-            if value is not None:
-                changes[key] = value
+        changes = _given(
+            runtime=runtime,
+            handler=handler,
+            memory_size=memory_size,
+            timeout=timeout,
+            description=description,
+        )
         env = dict(cfg.environment) if cfg.environment is not None else None
         if environment is not None:
             env = dict(environment)
