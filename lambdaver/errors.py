@@ -11,6 +11,7 @@ from __future__ import annotations
 EXIT_OK = 0
 EXIT_FUNCTION_ERROR = 1
 EXIT_USAGE = 2
+EXIT_AWS_USAGE = 252  # the aws CLI's own: a malformed value of one of its options
 EXIT_REPOSITORY = 253
 EXIT_SERVICE = 254
 EXIT_BUG = 255
@@ -122,3 +123,45 @@ class RepositoryIOError(RepositoryError):
     """The repository could not be read or written (permissions, full disk)."""
 
     code = "RepositoryIOError"
+
+
+# --- errors the aws CLI itself reports, in its own words ---------------------
+
+
+class CliError(LambdaverError):
+    """An error the aws CLI reports itself, without calling the service: printed as its
+    message alone (no "An error occurred ... when calling" line)."""
+
+    plain = True
+
+
+class ParamValidationError(CliError):
+    """A malformed or unknown value of an aws option (``--color purple``,
+    ``--cli-input-json`` that is not JSON, a bad ``--starting-token``): exit 252, as the
+    aws CLI v2's parser errors."""
+
+    code = "ParamValidation"
+    exit_status = EXIT_AWS_USAGE
+
+
+class ProfileNotFound(CliError):
+    """``--profile P`` names no ``[profiles.P]`` table of the user config file."""
+
+    code = "ProfileNotFound"
+    exit_status = EXIT_BUG  # the aws CLI's 255
+
+    def __init__(self, profile: str) -> None:
+        super().__init__(f"The config profile ({profile}) could not be found")
+        self.profile = profile
+
+
+class WaiterError(CliError):
+    """A ``wait`` condition that does not hold: ``Waiter NAME failed: REASON``, exit 255."""
+
+    code = "WaiterError"
+    exit_status = EXIT_BUG  # the aws CLI's 255
+
+    def __init__(self, waiter: str, reason: str) -> None:
+        super().__init__(f"Waiter {waiter} failed: {reason}")
+        self.waiter = waiter
+        self.reason = reason

@@ -17,8 +17,12 @@ __all__ = ["App", "LazyGroup", "Verb", "VerbGroup", "aws_spelling", "commands", 
 class Verb(click.Command):
     """A leaf command that knows the aws operation it mirrors and takes the global options."""
 
-    def __init__(self, *args: Any, operation: str = "", **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, operation: str = "", list_key: str | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
+        # list verbs: the key of the result's list, which --max-items and friends page
+        self.list_key = list_key
         self.operation = operation or "".join(p.capitalize() for p in (self.name or "").split("-"))
         self.params.extend(global_options(include_function_name=True))
 
@@ -41,6 +45,7 @@ def aws_spelling(verb: click.Command, name: str) -> Verb:
     return Verb(
         name=name,
         operation=verb.operation,
+        list_key=verb.list_key,
         callback=verb.callback,
         params=[p for p in verb.params if p not in shared],
         help=verb.help,

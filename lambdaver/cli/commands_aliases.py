@@ -111,6 +111,7 @@ def alias_get(name: str) -> None:
 @alias.command(
     "list",
     operation="ListAliases",
+    list_key="Aliases",
     epilog=epilog("lambdaver alias list", "lambdaver alias list --version 2"),
 )
 @opt.alias_version("Only aliases whose primary version is this.")

@@ -234,6 +234,7 @@ def versions() -> None:
 @versions.command(
     "list",
     operation="ListVersionsByFunction",
+    list_key="Versions",
     epilog=epilog(
         "lambdaver versions list", "lambdaver versions list --query 'Versions[].Version'"
     ),

@@ -78,7 +78,8 @@ def handle_error(exc: BaseException, app: App) -> int:
             import traceback
 
             traceback.print_exception(exc, file=sys.stderr)
-        click.echo(error_line(exc, app.operation), err=True)
+        line = exc.message if getattr(exc, "plain", False) else error_line(exc, app.operation)
+        click.echo(line, err=True)
         return exc.exit_status
     if isinstance(exc, click.exceptions.Exit):
         return exc.exit_code

@@ -233,12 +233,14 @@ def configuration(*, init: bool = False) -> Decorator:
 _MEANINGS: dict[int, str] = {
     errors.EXIT_OK: "success",
     errors.EXIT_USAGE: "usage error",
+    errors.EXIT_AWS_USAGE: "bad value of an aws option",
     errors.RepositoryError.exit_status: "repository problem",
     errors.ServiceError.exit_status: "refused (the aws service's errors)",
     errors.EXIT_INTERRUPTED: "interrupted",
     errors.EXIT_BUG: "internal error",
 }
-_ORDER = (errors.EXIT_OK, errors.EXIT_FUNCTION_ERROR, errors.EXIT_USAGE, errors.EXIT_REPOSITORY,
+_ORDER = (errors.EXIT_OK, errors.EXIT_FUNCTION_ERROR, errors.EXIT_USAGE, errors.EXIT_AWS_USAGE,
+          errors.EXIT_REPOSITORY,
           errors.EXIT_SERVICE, errors.EXIT_INTERRUPTED, errors.EXIT_BUG)  # fmt: skip
 _WIDTH = 76  # fits an 80-column terminal with click's indentation
 
