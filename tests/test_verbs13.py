@@ -97,27 +97,47 @@ def test_diff_with_a_weighted_alias_shows_the_weights_and_is_not_equal(canary: F
 # --- invoke: OUTFILE, payload, empty qualifiers ------------------------------------------
 
 
-def test_invoke_refuses_an_outfile_that_would_become_code(fn: Fn, tmp_path: Path) -> None:
+def test_invoke_outfile_in_the_function_directory_is_written_and_left_out(
+    fn: Fn, tmp_path: Path
+) -> None:
+    """AWS's documented form (``invoke ... response.json``) works, and the response never
+    becomes code: its path is added to .lambdaverignore, with a note on stderr."""
     fn.publish()
-    before = fn.ok("status")
+    ignore_before = (fn.root / ".lambdaverignore").read_text()
     r = fn("invoke", "--qualifier", "1", "--payload", "{}", "response.json")
-    assert r.exit_code == 254, r
-    assert "Cannot write OUTFILE response.json" in r.stderr
-    assert "write it elsewhere" in r.stderr and ".lambdaverignore" in r.stderr
-    assert not (fn.root / "response.json").exists()
-    assert fn.ok("status") == before
-    sub = fn.root / "out"
-    sub.mkdir()
-    assert fn("invoke", "--payload", "{}", str(sub / "r.json")).exit_code == 254
-    # elsewhere, or ignored: written
-    out = tmp_path / "response.json"
-    assert fn("invoke", "--payload", "{}", str(out)).exit_code == 0
-    assert json.loads(out.read_text()) == {"v": 0}
-    fn.write(".lambdaverignore", "response.json\n")
+    assert r.exit_code == 0, r
+    assert json.loads((fn.root / "response.json").read_text()) == {"v": 0}
+    assert "added /response.json to .lambdaverignore" in r.stderr
+    assert (fn.root / ".lambdaverignore").read_text() == ignore_before + "/response.json\n"
+    assert fn.ok("status")["Changed"] is False
+    # a second time: already left out, nothing more added, no note
     r = fn("invoke", "--payload", "{}", "response.json")
     assert r.exit_code == 0, r
-    assert (fn.root / "response.json").exists()
+    assert "note" not in r.stderr
+    assert (fn.root / ".lambdaverignore").read_text().count("/response.json") == 1
+    # in a subdirectory, with a name that is a pattern: escaped, still left out
+    sub = fn.root / "out"
+    sub.mkdir()
+    r = fn("invoke", "--payload", "{}", str(sub / "r[1].json"))
+    assert r.exit_code == 0, r
+    assert "/out/r\\[1\\].json" in (fn.root / ".lambdaverignore").read_text()
     assert fn.ok("status")["Changed"] is False
+    # elsewhere: written, the ignore file untouched
+    out = tmp_path / "response.json"
+    before = (fn.root / ".lambdaverignore").read_text()
+    assert fn("invoke", "--payload", "{}", str(out)).exit_code == 0
+    assert json.loads(out.read_text()) == {"v": 0}
+    assert (fn.root / ".lambdaverignore").read_text() == before
+
+
+def test_invoke_refuses_an_outfile_that_is_code(fn: Fn) -> None:
+    fn.publish()
+    before = (fn.root / "app.py").read_bytes()
+    r = fn("invoke", "--payload", "{}", "app.py")
+    assert r.exit_code == 254, r
+    assert "Cannot write app.py: it is a file of $LATEST's code" in r.stderr
+    assert (fn.root / "app.py").read_bytes() == before
+    assert "/app.py" not in (fn.root / ".lambdaverignore").read_text()
 
 
 def test_payload_naming_a_file_says_to_write_file_prefix(fn: Fn, tmp_path: Path) -> None:

@@ -150,13 +150,14 @@ def _check_outfile(repo: Any, outfile: str) -> None:
         return
     from pathlib import Path
 
-    from lambdaver.service.code import is_code_path
+    from lambdaver.service.code import leave_out
 
-    if is_code_path(repo, Path(outfile)):
-        raise InvalidParameterValueException(
-            f"Cannot write OUTFILE {outfile}: it is in the function's directory, so the next "
-            "publish would ship it as code; write it elsewhere (e.g. /tmp/"
-            f"{os.path.basename(outfile)}) or list it in .lambdaverignore"
+    added = leave_out(repo, Path(outfile))
+    if added is not None:
+        click.echo(
+            f"lambdaver: note: added {added} to .lambdaverignore, so that the response "
+            "written there never becomes part of the function's code",
+            err=True,
         )
 
 

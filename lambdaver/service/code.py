@@ -419,6 +419,35 @@ def is_code_path(repo: Repository, path: Path) -> bool:
     return not _ignored(rules, rel)
 
 
+def leave_out(repo: Repository, path: Path) -> str | None:
+    """Make sure the file ``path`` that lambdaver is about to write never becomes code:
+    a path of the function's directory that is not ignored yet is appended to its
+    ``.lambdaverignore`` (as ``/rel/path``; the file is made if missing) and that line is
+    returned; None when nothing had to change.  An existing file that is already code is
+    refused: writing it would change $LATEST's code."""
+    if not is_code_path(repo, path):
+        return None
+    rel = path.absolute().relative_to(repo.root).as_posix()
+    if path.exists():
+        raise InvalidParameterValueException(
+            f"Cannot write {rel}: it is a file of $LATEST's code; write it elsewhere, or "
+            "list it in .lambdaverignore if it is not code"
+        )
+    from lambdaver.service.repository import IGNORE_FILE
+    from lambdaver.storage.fileutil import atomic_write
+
+    ignore = Path(repo.root) / IGNORE_FILE
+    line = "/" + "".join("\\" + c if c in "*?[]!#\\ " else c for c in rel)
+    with repo.lock.held():
+        try:
+            old = ignore.read_bytes()
+        except FileNotFoundError:
+            old = b""
+        sep = b"" if not old or old.endswith(b"\n") else b"\n"
+        atomic_write(ignore, old + sep + line.encode() + b"\n")
+    return line
+
+
 ZIP_DATE_TIME = (1980, 1, 1, 0, 0, 0)
 
 
