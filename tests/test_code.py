@@ -416,22 +416,28 @@ def test_same_code_in_two_repositories_exports_the_same_bytes(tmp_path: Path) ->
     assert zips[0] == zips[1]
 
 
-def test_export_of_latest_by_default_and_a_note_inside_the_function(two: Fn) -> None:
+def test_export_of_latest_by_default_and_left_out_inside_the_function(two: Fn) -> None:
     (two.root / ".lambdaverignore").unlink()  # as before init wrote one that ignores *.zip
     two.write("new.py", "N = 2\n")
     r = run_cli("-C", str(two.root), "export", "-o", str(two.root / "fn.zip"), "--output", "json")
     assert r.exit_code == 0, r
     assert r.json["Version"] == "$LATEST"
     assert r.stderr == (
-        f"lambdaver: note: {two.root / 'fn.zip'} is inside the function directory, so it is "
-        "now part of $LATEST's code; write it elsewhere or list it in .lambdaverignore\n"
+        "lambdaver: note: added /fn.zip to .lambdaverignore, so that the zip written there "
+        "never becomes part of the function's code\n"
     )
+    assert (two.root / ".lambdaverignore").read_text() == "/fn.zip\n"
     with zipfile.ZipFile(two.root / "fn.zip") as zf:
         assert zf.read("new.py") == b"N = 2\n"
         assert "fn.zip" not in zf.namelist()
-    (two.root / ".lambdaverignore").write_text("*.zip\n")
+    status = run_cli("-C", str(two.root), "status", "--output", "json")
+    assert "fn.zip" not in status.json["Files"]["Added"]
     r = run_cli("-C", str(two.root), "export", "-o", str(two.root / "fn.zip"))
-    assert (r.exit_code, r.stderr) == (0, "")
+    assert (r.exit_code, r.stderr) == (0, "")  # already left out: overwritten, no note
+    # a code file is never overwritten by an export
+    r = run_cli("-C", str(two.root), "export", "-o", str(two.root / "new.py"))
+    assert r.exit_code == 254, r
+    assert (two.root / "new.py").read_text() == "N = 2\n"
 
 
 def test_export_of_an_unknown_version_writes_nothing(two: Fn, tmp_path: Path) -> None:

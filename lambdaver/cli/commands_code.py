@@ -136,13 +136,11 @@ def export(qualifier: str | None, out: str) -> None:
         app.emit(result, stream=sys.stderr)
         return
     dest = Path(out)
+    added = svc.leave_out(repo, dest)  # a zip in the function's directory is not code
     app.emit(svc.export(repo, q, dest))
-    if svc.is_code_path(repo, dest):
-        click.echo(
-            f"lambdaver: note: {out} is inside the function directory, so it is now part "
-            "of $LATEST's code; write it elsewhere or list it in .lambdaverignore",
-            err=True,
-        )
+    if added is not None:
+        click.echo(f"lambdaver: note: added {added} to .lambdaverignore, so that the zip "
+                   "written there never becomes part of the function's code", err=True)  # fmt: skip
 
 
 # --- import, update-function-code ------------------------------------------------------
