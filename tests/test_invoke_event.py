@@ -260,8 +260,9 @@ def test_an_event_whose_alias_is_gone_when_it_runs_is_logged_not_retried(
     assert len(gone) == 1
     assert gone[0]["ErrorType"] == "ResourceNotFoundException"
     assert gone[0]["ExecutedVersion"] is None
-    assert "Function not found: arn:aws:lambda:us-east-1:000000000000:function:hello:gone" in (
-        gone[0]["Log"]
+    assert (
+        "Function not found: arn:aws:lambda:us-east-1:000000000000:function:hello:gone"
+        in (gone[0]["Log"])
     )
 
 
