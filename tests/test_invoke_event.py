@@ -382,3 +382,46 @@ def test_sync_entries_say_their_invocation_type(efn: Fn) -> None:
     [entry] = efn.ok("logs")["Events"]
     assert entry["InvocationType"] == "RequestResponse"
     assert "Attempt" not in entry
+
+
+def test_a_timed_out_event_is_retried_too(efn: Fn, workers: Callable[[], list[int]]) -> None:
+    efn.ok("config", "set", "--timeout", "1")
+    efn.write("app.py", "import time\ndef handler(event, context):\n    time.sleep(5)\n")
+    event(efn)
+    entries = wait_for(efn, workers, 3)
+    assert [(e["Attempt"], e["ErrorType"]) for e in entries] == [
+        (1, "Sandbox.Timedout"), (2, "Sandbox.Timedout"), (3, "Sandbox.Timedout"),
+    ]  # fmt: skip
+    assert entries[2]["Response"]["errorMessage"].endswith("Task timed out after 1.00 seconds")
+
+
+def test_the_worker_is_outside_the_commands_process_group(
+    efn: Fn, workers: Callable[[], list[int]], tmp_path: Path
+) -> None:
+    """Ctrl-C or a hang-up sent to the command's process group (a terminal's job, make's
+    children) cannot reach the worker: once the command has exited the group is empty."""
+    import subprocess
+    import sys
+
+    from conftest import LAMBDAVER_SCRIPT
+
+    gate = tmp_path / "gate"
+    payload = json.dumps({"gate": str(gate)})
+    cmd = (
+        [str(LAMBDAVER_SCRIPT)]
+        if LAMBDAVER_SCRIPT.exists()
+        else [sys.executable, "-m", "lambdaver"]
+    )
+    proc = subprocess.Popen(
+        [*cmd, "invoke", "--invocation-type", "Event", "--payload", payload, str(tmp_path / "o")],
+        cwd=efn.root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+    )  # fmt: skip
+    out, _err = proc.communicate(timeout=60)
+    assert proc.returncode == 0
+    assert json.loads(out) == {"StatusCode": 202}
+    assert workers()
+    with pytest.raises(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGINT)
+    gate.touch()
+    [entry] = wait_for(efn, workers, 1)
+    assert entry["ErrorType"] is None
