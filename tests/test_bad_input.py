@@ -586,7 +586,11 @@ TABLE: list[Bad] = [
     Bad("outfile-is-directory", ("invoke", "--qualifier", "1", "{tmp}"), 254, I, "directory",
         "Invoke"),
     Bad("log-type-bad", ("invoke", "--log-type", "Bogus"), 2, None, "Bogus"),
-    Bad("invocation-type-event", ("invoke", "--invocation-type", "Event"), 2, None, "Event"),
+    Bad("invocation-type-bad", ("invoke", "--invocation-type", "Async"), 2, None, "Async"),
+    Bad("event-bad-qualifier", ("invoke", "--invocation-type", "Event", "--qualifier", "9"),
+        254, N, f"Function not found: {ARN}:9", "Invoke"),
+    Bad("event-not-json", ("invoke", "--invocation-type", "Event", "--payload", "{x"),
+        254, R, "Could not parse payload into json", "Invoke"),
     # --- lambdaver.toml ---
     Bad("toml-syntax", ("config", "show"), 254, I, "lambdaver.toml, line 2: invalid TOML",
         "GetFunctionConfiguration", setup=toml('name = "hello"\nruntime = \n')),

@@ -37,6 +37,7 @@ def _choice(decl: str, choices: list[str], help: str) -> opt.Decorator:
         "lambdaver invoke --payload file://event.json --log-type Tail",
         "echo '{}' | lambdaver invoke --qualifier 3 --payload - -",
         "lambdaver invoke --qualifier prod --repeat 100  # how prod's traffic splits",
+        "lambdaver invoke --invocation-type Event --payload '{}' /tmp/out.json  # background",
         statuses=INVOKE_STATUSES,
     ),
 )
@@ -46,8 +47,9 @@ def _choice(decl: str, choices: list[str], help: str) -> opt.Decorator:
 @_choice("--log-type", ["None", "Tail"], "Tail: include the last 4 KB of the log as LogResult.")
 @_choice(
     "--invocation-type",
-    ["RequestResponse", "DryRun"],
-    "DryRun: resolve and check without running (StatusCode 204).",
+    ["RequestResponse", "Event", "DryRun"],
+    "Event: queue it, run it in the background, answer at once (StatusCode 202; "
+    "see `lambdaver logs`).  DryRun: resolve and check without running (StatusCode 204).",
 )
 @click.option(
     "--routing-key",
@@ -75,7 +77,13 @@ def invoke(
     of $LATEST's code (inside the function's directory and not ignored) is refused.
 
     With --repeat N the responses are not printed: the result counts the invocations,
-    the versions that ran them and the function errors (exit 1 if any)."""
+    the versions that ran them and the function errors (exit 1 if any).
+
+    With --invocation-type Event the event is checked (qualifier, payload), queued and
+    run by a background process that outlives the command; StatusCode 202 is printed at
+    once (OUTFILE is written empty) and the result goes to `lambdaver logs`.  A failed
+    event is retried twice, after LAMBDAVER_EVENT_RETRY_DELAY seconds (default 2), then
+    twice that."""
     from lambdaver.cli.values import read_value
 
     app = get_app()
@@ -114,6 +122,11 @@ def _check_repeat(outfile: str | None, how: dict[str, Any]) -> None:
         raise click.UsageError("--repeat prints a summary, not the responses: leave out OUTFILE")
     if how.get("invocation_type") == "DryRun":
         raise click.UsageError("--repeat runs the function: it cannot be a DryRun")
+    if how.get("invocation_type") == "Event":
+        raise click.UsageError(
+            "--repeat counts the versions that ran: it cannot be an Event invocation "
+            "(loop in the shell to queue several events)"
+        )
 
 
 def _check_payload(given: str, body: bytes) -> None:

@@ -32,6 +32,7 @@ from lambdaver.runtime import (
     interpreter,
     timed_out,
 )
+from lambdaver.runtime.background import other_threads_running as _other_threads_running
 from lambdaver.runtime.var_runtime import bootstrap
 
 #: Where the bootstrap lives: Lambda's ``LAMBDA_RUNTIME_DIR`` and ``PYTHONPATH``.
@@ -159,21 +160,6 @@ def build_environment(spec: EnvironmentSpec, log_stream_name: str) -> dict[str, 
 
 def _print_warning(message: str) -> None:
     print(f"lambdaver: warning: {message}", file=sys.stderr, flush=True)
-
-
-def _other_threads_running() -> bool:
-    """Does this process have threads besides this one (then it must not fork)?
-
-    Counts the OS's threads where it can, so that threads started by C libraries count
-    too (Python 3.12+ warns when forking with any of them).
-    """
-    try:
-        with open("/proc/self/stat", "rb") as f:
-            stat = f.read()
-        return int(stat.rsplit(b")", 1)[1].split()[17]) > 1  # field 20: num_threads
-    except (OSError, ValueError, IndexError):
-        threading = sys.modules.get("threading")
-        return threading is not None and threading.active_count() > 1
 
 
 # --- one run of the function's process -------------------------------------------------

@@ -17,19 +17,20 @@ from typing import TYPE_CHECKING, Any
 
 from lambdaver.errors import (
     InvalidRequestContentException,
+    LambdaverError,
     RequestEntityTooLargeException,
 )
 from lambdaver.model.config import FunctionConfig
 from lambdaver.model.names import LATEST
 from lambdaver.model.records import AliasState
-from lambdaver.service.functions import resolve
+from lambdaver.service.functions import Resolved, resolve
 from lambdaver.service.repository import Repository
 from lambdaver.storage.tree import ManifestEntry
 from lambdaver.value import Value
 
 if TYPE_CHECKING:
     from lambdaver.model.results import Logs, Metrics
-    from lambdaver.runtime import EnvironmentPool
+    from lambdaver.runtime import EnvironmentPool, InvokeResult
 
 MAX_PAYLOAD = 6_291_456
 
@@ -97,11 +98,56 @@ def invoke(
     environments: EnvironmentPool | None = None,
 ) -> InvokeOutput:
     """Run ``qualifier``'s code once.  ``environments``: where the version's execution
-    environment comes from (default: a new one, stopped after the invocation)."""
+    environment comes from (default: a new one, stopped after the invocation).
+
+    ``invocation_type`` ``Event``: the event is checked, queued durably and handed to a
+    background worker; the answer (202) comes at once (see :func:`accept_event`)."""
+    if invocation_type == "Event":
+        accept_event(repo, qualifier=qualifier, payload=payload, routing_key=routing_key, warn=warn)
+        return InvokeOutput(status_code=202, payload=b"")
     check_payload(payload)
     res = resolve(repo, qualifier)
     if invocation_type == "DryRun":
         return InvokeOutput(status_code=204, payload=b"")
+    from lambdaver.runtime import log_tail_base64
+
+    version, result = run_once(
+        repo,
+        qualifier=qualifier,
+        payload=payload,
+        resolved=res,
+        routing_key=routing_key,
+        journal={"InvocationType": invocation_type},
+        warn=warn,
+        environments=environments,
+    )
+    return InvokeOutput(
+        status_code=200,
+        payload=result.payload,
+        executed_version=version,
+        function_error=result.function_error,
+        log_result=log_tail_base64(result.log) if log_type == "Tail" else None,
+    )
+
+
+def run_once(
+    repo: Repository,
+    *,
+    qualifier: str | None,
+    payload: bytes,
+    resolved: Resolved | None = None,
+    routing_key: str | None = None,
+    request_id: str | None = None,
+    journal: dict[str, Any] | None = None,
+    keep_response: bool = False,
+    warn: Callable[[str], None] | None = None,
+    environments: EnvironmentPool | None = None,
+) -> tuple[str, InvokeResult]:
+    """Resolve ``qualifier`` (unless ``resolved`` is given), pick the version (weights
+    apply), run it once and journal the invocation (with the ``journal`` fields added,
+    and with ``keep_response`` the function's response as ``Response``, for an Event,
+    whose caller never sees it): the version that ran and what it produced."""
+    res = resolved if resolved is not None else resolve(repo, qualifier)
     version = pick_version(res.alias, routing_key) if res.alias is not None else res.version
     config, manifest, tree = _code_of(repo, version)
     from lambdaver.storage.derived import RUN
@@ -109,7 +155,7 @@ def invoke(
 
     code_dir = materialize(repo.store, manifest, repo.derived_file(RUN), tree)
 
-    from lambdaver.runtime import EnvironmentSpec, OneShotPool, log_tail_base64
+    from lambdaver.runtime import EnvironmentSpec, OneShotPool
 
     pool = environments or OneShotPool()
     environment = pool.acquire(
@@ -128,7 +174,7 @@ def invoke(
         ),
         warn,
     )
-    request_id = repo.new_id()
+    request_id = request_id or repo.new_id()
     try:
         result = environment.invoke(
             payload, request_id=request_id, invoked_function_arn=repo.arns.function(qualifier)
@@ -146,14 +192,142 @@ def invoke(
             "MaxMemoryUsedMB": result.max_memory_used_mb,
             "ErrorType": result.error_type,
             "Log": result.log,
+            **(journal or {}),
+            **({"Response": _kept_response(result.payload)} if keep_response else {}),
         }
     )
-    return InvokeOutput(
-        status_code=200,
-        payload=result.payload,
-        executed_version=version,
-        function_error=result.function_error,
-        log_result=log_tail_base64(result.log) if log_type == "Tail" else None,
+    return version, result
+
+
+#: The largest response an Event's journal entry keeps (the journal rotates at 8 MB).
+MAX_KEPT_RESPONSE = 262_144
+
+
+def _kept_response(payload: bytes) -> Any:
+    """The response as JSON (null for an empty one), or a note when it is too large."""
+    if len(payload) > MAX_KEPT_RESPONSE:
+        return f"[lambdaver: a response of {len(payload)} bytes is not kept]"
+    if not payload.strip():
+        return None
+    try:
+        return json.loads(payload)
+    except (ValueError, UnicodeDecodeError):
+        return payload.decode("utf-8", "replace")
+
+
+# --- Event invocations -------------------------------------------------------------------
+
+#: An Event invocation's payload limit: 1 MB (262144 bytes, 256 KB, until 2025).
+MAX_EVENT_PAYLOAD = 1_048_576
+#: How many times a failed event is retried (so it runs at most three times), as in AWS.
+EVENT_RETRIES = 2
+#: Seconds before the first retry (doubled before the second); AWS waits about one
+#: minute, then two.  ``LAMBDAVER_EVENT_RETRY_DELAY`` overrides it.
+EVENT_RETRY_DELAY = 2.0
+EVENT_RETRY_DELAY_ENV = "LAMBDAVER_EVENT_RETRY_DELAY"
+#: The module the background worker runs (``python -m``).
+EVENT_WORKER = "lambdaver.service.event_worker"
+
+
+def check_event_payload(payload: bytes) -> None:
+    """An Event's payload: JSON, at most :data:`MAX_EVENT_PAYLOAD` bytes."""
+    if len(payload) > MAX_EVENT_PAYLOAD:
+        raise RequestEntityTooLargeException(
+            f"{len(payload)} byte payload is too large for the Event invocation type "
+            f"(limit {MAX_EVENT_PAYLOAD} bytes)"
+        )
+    check_payload(payload)
+
+
+def accept_event(
+    repo: Repository,
+    *,
+    qualifier: str | None,
+    payload: bytes,
+    routing_key: str | None = None,
+    warn: Callable[[str], None] | None = None,
+) -> str:
+    """Accept an Event invocation: check the payload and the qualifier now (a refusal is
+    synchronous, and queues nothing), write the event durably into the queue
+    (service/event_queue.py), and start a detached worker that runs it (the version is
+    chosen when it runs, as in AWS) and retries it.  Returns its request id.
+
+    A worker that cannot be started leaves the event queued: the next accepted event's
+    worker runs it (a warning says so)."""
+    check_event_payload(payload)
+    resolve(repo, qualifier)
+    import base64
+    import sys
+
+    from lambdaver.runtime.background import spawn_detached
+    from lambdaver.service import event_queue
+
+    request_id = repo.new_id()
+    record = {
+        "RequestId": request_id,
+        "Qualifier": qualifier,
+        "RoutingKey": routing_key,
+        "Payload": base64.b64encode(payload).decode("ascii"),
+        "AcceptedAt": repo.now(),
+        "Region": repo.settings.region,
+        "AccountId": repo.settings.account_id,
+    }
+    with _InterruptsHeld():  # queued and handed to a worker, or neither
+        name = event_queue.enqueue(repo.dot, record, repo.clock())
+        try:
+            spawn_detached(
+                [sys.executable, "-m", EVENT_WORKER, repo.root, name],
+                log_path=os.path.join(event_queue.events_dir(repo.dot), event_queue.WORKER_LOG),
+            )
+        except OSError as exc:
+            (warn or _print_warning)(
+                f"the background worker could not be started ({exc}): the event stays "
+                "queued in .lambdaver/events/ and runs when the next Event invocation is "
+                "accepted"
+            )
+    return request_id
+
+
+def _print_warning(message: str) -> None:
+    import sys
+
+    print(f"lambdaver: warning: {message}", file=sys.stderr, flush=True)
+
+
+class _InterruptsHeld:
+    """Hold SIGINT back (it stays pending, raised at the end) while the event is written
+    and its worker started, so that Ctrl-C never leaves one done without the other."""
+
+    def __enter__(self) -> None:
+        import signal
+
+        self.restore = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+
+    def __exit__(self, *exc: object) -> None:
+        import signal
+
+        signal.pthread_sigmask(signal.SIG_SETMASK, self.restore)
+
+
+def journal_refusal(
+    repo: Repository, *, request_id: str, qualifier: str | None, error: LambdaverError,
+    journal: dict[str, Any],
+) -> None:  # fmt: skip
+    """Journal an Event that could not run when its turn came (its alias or version is
+    gone, the repository is unreadable): no version ran, the error's code as ErrorType."""
+    _journal(repo).append(
+        {
+            "RequestId": request_id,
+            "Time": repo.now(),
+            "Qualifier": qualifier,
+            "ExecutedVersion": None,
+            "DurationMs": 0.0,
+            "BilledDurationMs": 0,
+            "MaxMemoryUsedMB": 0,
+            "ErrorType": error.code,
+            "Log": f"{error.code}: {error.message}\n",
+            **journal,
+        }
     )
 
 
