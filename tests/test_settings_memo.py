@@ -103,3 +103,64 @@ def test_a_bad_config_file_is_an_error_every_time(fn: Fn, tmp_path: Path, monkey
         r = run_cli("-C", str(fn.root), "config", "show")
         assert r.exit_code == 254
         assert "is not an AWS region name" in r.stderr
+
+
+PROFILES = (
+    'region = "eu-west-1"\n[profiles.dev]\nregion = "eu-central-1"\naccount_id = "222222222222"\n'
+)
+
+
+def profile_arn(fn: Fn, profile: str) -> tuple[int, str]:
+    r = run_cli("-C", str(fn.root), "--profile", profile, "config", "show", "--query",
+                "FunctionArn", "--output", "text")  # fmt: skip
+    return r.exit_code, r.stdout.strip() or r.stderr.strip()
+
+
+def test_profiles_are_remembered_and_read_again(fn: Fn, tmp_path: Path, monkeypatch) -> None:
+    cfg = tmp_path / "profiles.toml"
+    monkeypatch.setenv("LAMBDAVER_CONFIG", str(cfg))
+    write_old(cfg, PROFILES)
+    time.sleep(1.1)  # a file changed (ctime) within a second is not remembered (racy)
+    assert profile_arn(fn, "dev") == (0, "arn:aws:lambda:eu-central-1:222222222222:function:hello")
+    memo = marshal.loads((fn.root / MEMO).read_bytes())  # noqa: S302 - our own file
+    assert memo[-1][-1] == (("dev", "eu-central-1", "222222222222", None),)
+    assert profile_arn(fn, "dev")[1].startswith("arn:aws:lambda:eu-central-1:")  # from the memo
+    assert profile_arn(fn, "qa") == (255, "The config profile (qa) could not be found")
+    write_old(cfg, PROFILES + '[profiles.qa]\nregion = "us-west-1"\n')  # a profile appears
+    assert profile_arn(fn, "qa")[1].startswith("arn:aws:lambda:us-west-1:000000000000:")
+    write_old(cfg, PROFILES.replace("eu-central-1", "eu-south-1"))
+    assert profile_arn(fn, "dev")[1].startswith("arn:aws:lambda:eu-south-1:")
+    assert profile_arn(fn, "qa")[0] == 255  # and goes
+
+
+def test_a_memo_of_the_first_format_is_replaced(fn: Fn) -> None:
+    memo = fn.root / MEMO
+    record = marshal.loads(memo.read_bytes())  # noqa: S302 - our own file
+    old = (1, *record[1:-1], ("us-west-2", "000000000000", None))  # format 1: 3 values
+    memo.write_bytes(marshal.dumps(old))
+    assert arn(fn).endswith(":us-east-1:000000000000:function:hello")
+    assert marshal.loads(memo.read_bytes())[0] == 2  # noqa: S302 - our own file
+
+
+def test_a_profile_from_the_memo_costs_no_toml_parser(fn: Fn, tmp_path: Path, monkeypatch) -> None:
+    """--profile and --region on a read verb: the memo's values, no tomllib (nor json)."""
+    import subprocess
+    import sys
+
+    cfg = tmp_path / "fast.toml"
+    monkeypatch.setenv("LAMBDAVER_CONFIG", str(cfg))
+    write_old(cfg, PROFILES)
+    fn.publish()
+    time.sleep(1.1)  # a file changed (ctime) within a second is not remembered (racy)
+    args = ["--profile", "dev", "--region", "eu-west-3", "config", "show", "--qualifier", "1",
+            "--output", "json"]  # fmt: skip
+    assert run_cli("-C", str(fn.root), *args).exit_code == 0  # the memo is written
+    code = (f"import sys; sys.argv = {['lambdaver', *args]!r}; "
+            "from lambdaver.entry import main; main()")  # fmt: skip
+    r = subprocess.run([sys.executable, "-X", "importtime", "-c", code], cwd=fn.root,
+                       capture_output=True, text=True, check=False)  # fmt: skip
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert '"arn:aws:lambda:eu-west-3:222222222222:function:hello:1"' in r.stdout
+    imported = {line.rsplit("|", 1)[-1].strip() for line in r.stderr.splitlines() if "|" in line}
+    assert "tomllib" not in imported and "platformdirs" not in imported
+    assert "base64" not in imported and "lambdaver.cli.awsinput" not in imported

@@ -244,7 +244,7 @@ def versions_list() -> None:
     app = get_app()
     repo = app.repo()
     app.qualifier(None)
-    if app.query is None and app.output_format() == "json":
+    if app.query is None and not app.paged and app.output_format() == "json":
         # the same JSON, from cached renderings, written as the bytes they are kept as
         click.echo(versions_json(repo) + b"\n", nl=False)
         return

@@ -94,7 +94,7 @@ def invoke(
     to_stdout = outfile in (None, "-")
     if not to_stdout:  # refuse a file that cannot be written before anything runs
         _check_outfile(repo, str(outfile))
-    body = read_value(payload, binary=True) if payload is not None else b""
+    body = read_value(payload, binary=True, blob=app.cli_binary_format) if payload else b""
     assert isinstance(body, bytes)  # noqa: S101
     if payload is not None:
         _check_payload(payload, body)

@@ -77,6 +77,66 @@ def _query(ctx: click.Context, param: click.Parameter, value: str | None) -> Non
     _store(ctx, param, value)
 
 
+# --- the aws CLI's own global options (docs/cli.md, "Coming from the aws CLI") ----------
+#
+# A malformed value is refused as the aws CLI's argument parser refuses it: its message,
+# on one line, and exit 252 (errors.ParamValidationError).
+
+
+def _refuse(param: click.Parameter, problem: str) -> errors.ParamValidationError:
+    name = (param.opts or [str(param.name)])[0]
+    return errors.ParamValidationError(f"lambdaver: error: argument {name}: {problem}")
+
+
+def _aws_choice(*choices: str) -> Callable[[click.Context, click.Parameter, Any], None]:
+    """A value among ``choices``, refused in the aws CLI's words (on one line)."""
+
+    def check(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+        if value is not None and value not in choices:
+            raise _refuse(param, "Invalid choice, valid choices are: " + " | ".join(choices))
+        _store(ctx, param, value)
+
+    return check
+
+
+def aws_int(param: click.Parameter, value: str) -> int:
+    """An integer option of the aws CLI (argparse's ``type=int``)."""
+    try:
+        return int(value)
+    except ValueError:
+        raise _refuse(param, f"invalid int value: '{value}'") from None
+
+
+def _aws_int(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        _store(ctx, param, aws_int(param, value))
+
+
+def _region(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    """``--region``: checked as the config file's ``region`` is."""
+    if value is not None:
+        import re
+
+        from lambdaver.service.settings import REGION_PATTERN
+
+        if not re.fullmatch(REGION_PATTERN, value):
+            raise errors.ParamValidationError(
+                f"Provided region_name '{value}' doesn't match a supported format."
+            )
+    _store(ctx, param, value)
+
+
+def _endpoint(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    """``--endpoint-url``: no request leaves this machine, but a URL without a scheme is
+    refused as the aws CLI refuses it."""
+    if value is not None and not value.startswith(("http://", "https://")):
+        raise errors.ParamValidationError(
+            f'Bad value for --endpoint-url "{value}": scheme is missing.  '
+            "Must be of the form http://<hostname>/ or https://<hostname>/"
+        )
+    _store(ctx, param, value)
+
+
 _GLOBAL_OPTIONS: tuple[tuple[list[str], dict[str, Any]], ...] = (
     (["-C", "chdir"], {"metavar": "DIR", "callback": _chdir,
                        "help": "Run as if lambdaver was started in DIR."}),
@@ -85,6 +145,27 @@ _GLOBAL_OPTIONS: tuple[tuple[list[str], dict[str, Any]], ...] = (
     (["--query"], {"metavar": "EXPR", "callback": _query,
                    "help": "JMESPath expression applied to the result, as in the aws CLI."}),
     (["--debug"], {"is_flag": True, "help": "Show a traceback for errors."}),
+    (["--region"], {"metavar": "REGION", "callback": _region,
+                    "help": "The region in ARNs for this call (default: the profile's, "
+                    "else the config file's)."}),
+    (["--profile"], {"metavar": "NAME",
+                     "help": "Use the [profiles.NAME] table of the user config file."}),
+    (["--color"], {"metavar": "on|off|auto", "callback": _aws_choice("on", "off", "auto"),
+                   "help": "Colour in tables (default: auto; NO_COLOR turns auto off)."}),
+    (["--cli-binary-format"], {"metavar": "raw-in-base64-out|base64",
+                               "callback": _aws_choice("raw-in-base64-out", "base64"),
+                               "help": "base64: --payload is base64, as aws CLI v2's "
+                               "default (default here: raw JSON)."}),
+    (["--endpoint-url"], {"metavar": "URL", "callback": _endpoint, "hidden": True}),
+    (["--ca-bundle"], {"metavar": "PATH", "hidden": True}),
+    (["--cli-read-timeout"], {"metavar": "N", "callback": _aws_int, "hidden": True}),
+    (["--cli-connect-timeout"], {"metavar": "N", "callback": _aws_int, "hidden": True}),
+    (["--no-cli-pager"], {"is_flag": True, "hidden": True}),
+    (["--no-verify-ssl"], {"is_flag": True, "hidden": True}),
+    (["--no-paginate"], {"is_flag": True, "hidden": True}),
+    (["--no-sign-request"], {"is_flag": True, "hidden": True}),
+    (["--cli-auto-prompt"], {"is_flag": True, "hidden": True}),
+    (["--no-cli-auto-prompt"], {"is_flag": True, "hidden": True}),
     (["--function-name"], {"metavar": "NAME|ARN", "help": "The function: a name, partial or "
                            "full ARN (default: this repository's)."}),
 )  # fmt: skip
@@ -101,6 +182,65 @@ def global_options(include_function_name: bool) -> list[click.Parameter]:
         for decls, attrs in _GLOBAL_OPTIONS:
             _MADE.append(click.Option(decls, expose_value=False, **{"callback": _store, **attrs}))
     return _MADE if include_function_name else _MADE[:-1]
+
+
+# --- options of the aws verbs and of the list verbs, made once too --------------------
+
+
+def _starting_token(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        from lambdaver.cli.paging import decode_token
+
+        _store(ctx, param, decode_token(value))
+
+
+def _positive(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        n = aws_int(param, value)
+        if n < 1:
+            raise _refuse(param, f"must be a positive integer, not {n}")
+        _store(ctx, param, n)
+
+
+_AWS_INPUT_OPTIONS: tuple[tuple[list[str], dict[str, Any]], ...] = (
+    (["--cli-input-json"], {"metavar": "JSON|file://PATH",
+                            "help": "The parameters as JSON, keyed by the API's names "
+                            "(FunctionName, ...); options given on the command line win."}),
+    (["--generate-cli-skeleton"], {"metavar": "input|output", "is_flag": False,
+                                   "flag_value": "input",
+                                   "help": "Print the JSON skeleton of the input (default) or "
+                                   "of the output, and do nothing else."}),
+)  # fmt: skip
+
+_PAGING_OPTIONS: tuple[tuple[list[str], dict[str, Any]], ...] = (
+    (["--max-items"], {"metavar": "N", "callback": _positive,
+                       "help": "At most N items; a NextToken then says where to go on."}),
+    (["--starting-token"], {"metavar": "TOKEN", "callback": _starting_token,
+                            "help": "Go on from a NextToken printed before."}),
+    (["--page-size"], {"metavar": "N", "callback": _positive,
+                       "help": "Accepted for the aws CLI's sake: the result is the same."}),
+)  # fmt: skip
+
+_AWS_MADE: list[click.Parameter] = []
+_PAGING_MADE: list[click.Parameter] = []
+
+
+def _made(made: list[click.Parameter], declared: Any) -> list[click.Parameter]:
+    if not made:
+        for decls, attrs in declared:
+            made.append(click.Option(decls, expose_value=False, **{"callback": _store, **attrs}))
+    return made
+
+
+def aws_input_options() -> list[click.Parameter]:
+    """``--cli-input-json`` and ``--generate-cli-skeleton``, which every verb spelled as
+    an aws operation takes (cli/awsinput.py reads them from the arguments)."""
+    return _made(_AWS_MADE, _AWS_INPUT_OPTIONS)
+
+
+def paging_options() -> list[click.Parameter]:
+    """``--max-items``, ``--starting-token``, ``--page-size``: the list verbs'."""
+    return _made(_PAGING_MADE, _PAGING_OPTIONS)
 
 
 # --- options several verbs share ----------------------------------------------------------

@@ -20,10 +20,15 @@ def apply_query(result: Any, expression: str | None) -> Any:
 
 
 def render(
-    result: Any, output: str, title: str, stream: IO[str] | None = None, width: int | None = None
+    result: Any,
+    output: str,
+    title: str,
+    stream: IO[str] | None = None,
+    width: int | None = None,
+    color: str = "auto",
 ) -> None:
     """Print ``result`` as json, text or a table (``width``: the table's, default the
-    terminal's)."""
+    terminal's; ``color``: a table's colour, ``on``, ``off`` or ``auto``, on a terminal)."""
     out = stream if stream is not None else sys.stdout
     if result is None or result == {}:
         return
@@ -32,7 +37,7 @@ def render(
     elif output == "text":
         format_text(result, out)
     else:
-        render_table(result, title, out, width)
+        render_table(result, title, out, width, color)
     out.flush()
 
 
@@ -115,7 +120,9 @@ def _format_dict(
 # --- table: rich, laid out in cli/tables.py (imported only here) ----------------------
 
 
-def render_table(result: Any, title: str, stream: IO[str], width: int | None = None) -> None:
+def render_table(
+    result: Any, title: str, stream: IO[str], width: int | None = None, color: str = "auto"
+) -> None:
     from lambdaver.cli.tables import render_table as lay_out
 
-    lay_out(result, title, stream, width)
+    lay_out(result, title, stream, width, color=color)

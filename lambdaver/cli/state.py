@@ -31,6 +31,17 @@ class App:
         self.function_name: str | None = None
         self.debug = debug
         self.operation: str | None = None
+        # the aws CLI's global options that mean something here (docs/cli.md)
+        self.region: str | None = None
+        self.profile: str | None = None
+        self.color: str | None = None  # on, off, auto (None: auto)
+        self.cli_binary_format: str | None = None  # None: raw JSON, as raw-in-base64-out
+        # a list verb: the key of its list, and the paging asked for
+        self.list_key: str | None = None
+        self.max_items: int | None = None
+        self.starting_token: int | None = None  # the decoded token: where to start
+        self.page_size: int | None = None
+        self.generate_cli_skeleton: str | None = None
         self._settings: Any = None
         self._memo: Any = None  # the settings memo, when there is no repository yet
         self._repo: Any = None
@@ -62,16 +73,25 @@ class App:
             from lambdaver.service.settings import SettingsMemo
 
             self._memo = SettingsMemo(None)
-            self._settings = self._memo.load()
+            self._settings = self._for_call(self._memo.load())
         return self._settings
+
+    def _for_call(self, settings: Any) -> Any:
+        """The user's settings as --profile and --region change them for this run."""
+        if self.profile is None and self.region is None:
+            return settings
+        return settings.for_call(self.profile, self.region)
 
     def repo(self) -> Any:
         """The repository found from the working directory, checked against --function-name."""
         if self._repo is None:
             from lambdaver.service.repository import Repository
 
+            given = self._settings is not None  # already made for this call
             self._repo = Repository.discover(self.cwd, self._settings)
             self._repo.on_lock(_complete_pending)
+            if not given:
+                self._repo.settings = self._for_call(self._repo.settings)
             self._settings = self._repo.settings
         return self._repo
 
@@ -128,7 +148,31 @@ class App:
         from lambdaver.cli.render import apply_query, render
 
         data = result.to_aws() if hasattr(result, "to_aws") else result
-        render(apply_query(data, self.query), self.output_format(), self.operation or "", stream)
+        if self.paged and self.list_key is not None and isinstance(data, dict):
+            from lambdaver.cli.paging import page
+
+            data = page(data, self.list_key, self.max_items, self.starting_token)
+        output = self.output_format()
+        token = None
+        if output == "text" and self.query is None and isinstance(data, dict):
+            data = dict(data)  # the aws CLI's text prints the token last, on its own line
+            token = data.pop("NextToken", None)
+        render(apply_query(data, self.query), output, self.operation or "", stream,
+               color=self.color_mode())  # fmt: skip
+        if token is not None:
+            render({"NextToken": {"NextToken": token}}, output, "", stream)
+
+    @property
+    def paged(self) -> bool:
+        """--max-items or --starting-token was given: the listing is cut."""
+        return self.max_items is not None or self.starting_token is not None
+
+    def color_mode(self) -> str:
+        """``--color``, else ``off`` when ``NO_COLOR`` is set (to anything but ""), else
+        ``auto`` (colour on a terminal)."""
+        if self.color is not None:
+            return self.color
+        return "off" if os.environ.get("NO_COLOR") else "auto"
 
 
 def get_app(ctx: click.Context | None = None) -> App:

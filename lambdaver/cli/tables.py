@@ -355,8 +355,17 @@ def _decoded_log(value: Any) -> str | None:
         return None
 
 
-def render_table(result: Any, title: str, stream: IO[str], width: int | None = None) -> None:
-    console = Console(file=stream, highlight=False, soft_wrap=False, width=width)
+def render_table(
+    result: Any, title: str, stream: IO[str], width: int | None = None, *, color: str = "auto"
+) -> None:
+    """``color``: ``off`` writes no escape code at all, ``on`` colours even on a pipe,
+    ``auto`` colours on a terminal (rich's own rules)."""
+    colors: dict[str, Any] = {}
+    if color == "off":
+        colors = {"color_system": None}
+    elif color == "on":
+        colors = {"force_terminal": True}
+    console = Console(file=stream, highlight=False, soft_wrap=False, width=width, **colors)
     w = console.width
     if isinstance(result, list):
         shown = listing(title, result, w)

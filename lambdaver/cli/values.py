@@ -11,8 +11,12 @@ from typing import Any
 from lambdaver.errors import InvalidParameterValueException
 
 
-def read_value(text: str, *, binary: bool = False) -> str | bytes:
-    """The value itself, ``file://PATH`` (``fileb://`` for bytes), or ``-`` for stdin."""
+def read_value(text: str, *, binary: bool = False, blob: str | None = None) -> str | bytes:
+    """The value itself, ``file://PATH`` (``fileb://`` for bytes), or ``-`` for stdin.
+    ``blob``: the value is a blob parameter (``--payload``) and this the
+    ``--cli-binary-format`` (see :func:`read_payload`)."""
+    if blob is not None:
+        return read_payload(text, blob)
     if text == "-":
         return sys.stdin.buffer.read() if binary else sys.stdin.read()
     for prefix in ("file://", "fileb://"):
@@ -29,6 +33,36 @@ def read_value(text: str, *, binary: bool = False) -> str | bytes:
                 return data
             return data.decode("utf-8")
     return text.encode() if binary else text
+
+
+def decode_blob(text: str, binary_format: str | None) -> bytes:
+    """A blob parameter (``Payload``, ``ZipFile``) given as text: base64 with
+    ``--cli-binary-format base64`` (aws CLI v2's default), else the text itself (lambdaver's
+    default, and ``raw-in-base64-out``)."""
+    if binary_format != "base64":
+        return text.encode()
+    import base64
+    import binascii
+
+    try:
+        return base64.b64decode(text)  # as the aws CLI decodes: not strictly
+    except (binascii.Error, ValueError):
+        from lambdaver.errors import ParamValidationError
+
+        raise ParamValidationError(f'Invalid base64: "{text}"') from None
+
+
+def read_payload(text: str, binary_format: str | None) -> bytes:
+    """``--payload``: the value itself, ``file://PATH`` or ``-`` (stdin), base64-decoded
+    with ``--cli-binary-format base64``; ``fileb://PATH`` is raw bytes, never decoded (as
+    in aws CLI v2, where only a blob given as text is base64)."""
+    if binary_format != "base64" or text.startswith("fileb://"):
+        raw = read_value(text, binary=True)
+        assert isinstance(raw, bytes)  # noqa: S101
+        return raw
+    value = read_value(text)
+    assert isinstance(value, str)  # noqa: S101
+    return decode_blob(value, binary_format)
 
 
 def _json_or_shorthand(

@@ -1,4 +1,4 @@
-"""The user config file: region, account id, default output.
+"""The user config file: region, account id, default output, and named profiles of them.
 
 Where the file lives is platformdirs' answer (or ``$LAMBDAVER_CONFIG``).  Importing
 platformdirs and the TOML parser costs several milliseconds, more than the rest of a
@@ -16,15 +16,20 @@ import os
 import sys
 from typing import Any
 
-from lambdaver.errors import InvalidParameterValueException
+from lambdaver.errors import InvalidParameterValueException, ProfileNotFound
 from lambdaver.value import Value
 
 DEFAULT_REGION = "us-east-1"
 DEFAULT_ACCOUNT = "000000000000"
 OUTPUTS = ("json", "table", "text")
-_REGION_RE = r"[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}"
+REGION_PATTERN = r"[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}"
 _ACCOUNT_RE = r"\d{12}"
-MEMO_FORMAT = 1
+MEMO_FORMAT = 2  # 2: the values carry the profiles
+
+
+#: A profile of the config file: its name, and the region, account_id and output it sets
+#: (None: the file's own value).
+Profile = tuple[str, str | None, str | None, str | None]
 
 
 class Settings(Value):
@@ -32,10 +37,31 @@ class Settings(Value):
     account_id: str = DEFAULT_ACCOUNT
     output: str | None = None
     path: str | None = None
+    profiles: tuple[Profile, ...] = ()
 
-    def values(self) -> tuple[str, str, str | None]:
+    def values(self) -> tuple[str, str, str | None, tuple[Profile, ...]]:
         """What the config file says (without where it is)."""
-        return (self.region, self.account_id, self.output)
+        return (self.region, self.account_id, self.output, self.profiles)
+
+    def for_call(self, profile: str | None = None, region: str | None = None) -> Settings:
+        """The settings of one command: the ``[profiles.NAME]`` table's values over the
+        file's own (``ProfileNotFound`` when there is no such table; ``default`` is the
+        file's own values when it has no table of that name), then ``--region``."""
+        settings = self
+        if profile is not None:
+            found = [p for p in self.profiles if p[0] == profile]
+            if not found and profile != "default":
+                raise ProfileNotFound(profile)
+            if found:
+                _name, p_region, p_account, p_output = found[0]
+                settings = settings.replace(
+                    region=p_region or settings.region,
+                    account_id=p_account or settings.account_id,
+                    output=p_output or settings.output,
+                )
+        if region is not None:
+            settings = settings.replace(region=region)
+        return settings
 
 
 def config_path() -> str:
@@ -48,35 +74,65 @@ def config_path() -> str:
     return os.path.join(platformdirs.user_config_dir("lambdaver", appauthor=False), "config.toml")
 
 
+_KEYS = ("region", "account_id", "output")
+
+
+def _checked(where: str, table: dict[str, Any], known: tuple[str, ...]) -> tuple[Any, Any, Any]:
+    """A table's region, account_id and output (None where not set), checked."""
+    import re
+
+    unknown = set(table) - set(known)
+    if unknown:
+        raise InvalidParameterValueException(
+            f"{where}: unknown setting(s): {', '.join(sorted(unknown))} (known: {', '.join(known)})"
+        )
+    region = table.get("region")
+    account = table.get("account_id")
+    output = table.get("output")
+    if region is not None and (
+        not isinstance(region, str) or not re.fullmatch(REGION_PATTERN, region)
+    ):
+        raise InvalidParameterValueException(
+            f"{where}: region {region!r} is not an AWS region name"
+        )
+    if account is not None:
+        account = str(account)
+        if not re.fullmatch(_ACCOUNT_RE, account):
+            raise InvalidParameterValueException(
+                f"{where}: account_id must be 12 digits, not {account!r}"
+            )
+    if output is not None and output not in OUTPUTS:
+        raise InvalidParameterValueException(
+            f"{where}: output must be one of {', '.join(OUTPUTS)}, not {output!r}"
+        )
+    return region, account, output
+
+
 def parse_settings(path: str, data: bytes) -> Settings:
     """The settings in config file ``path`` whose bytes are ``data``."""
-    import re
     import tomllib
 
     try:
         raw = tomllib.loads(data.decode())
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise InvalidParameterValueException(f"{path}: invalid TOML: {exc}") from exc
-    unknown = set(raw) - {"region", "account_id", "output"}
-    if unknown:
+    region, account, output = _checked(path, raw, (*_KEYS, "profiles"))
+    tables = raw.get("profiles", {})
+    if not isinstance(tables, dict) or not all(isinstance(t, dict) for t in tables.values()):
         raise InvalidParameterValueException(
-            f"{path}: unknown setting(s): {', '.join(sorted(unknown))} "
-            "(known: region, account_id, output)"
+            f'{path}: profiles must be tables, e.g. [profiles.dev] with region = "eu-west-1"'
         )
-    region = raw.get("region", DEFAULT_REGION)
-    account = str(raw.get("account_id", DEFAULT_ACCOUNT))
-    output = raw.get("output")
-    if not isinstance(region, str) or not re.fullmatch(_REGION_RE, region):
-        raise InvalidParameterValueException(f"{path}: region {region!r} is not an AWS region name")
-    if not re.fullmatch(_ACCOUNT_RE, account):
-        raise InvalidParameterValueException(
-            f"{path}: account_id must be 12 digits, not {account!r}"
-        )
-    if output is not None and output not in OUTPUTS:
-        raise InvalidParameterValueException(
-            f"{path}: output must be one of {', '.join(OUTPUTS)}, not {output!r}"
-        )
-    return Settings(region=region, account_id=account, output=output, path=path)
+    profiles = tuple(
+        (name, *_checked(f"{path}: [profiles.{name}]", table, _KEYS))
+        for name, table in tables.items()
+    )
+    return Settings(
+        region=region or DEFAULT_REGION,
+        account_id=account or DEFAULT_ACCOUNT,
+        output=output,
+        path=path,
+        profiles=profiles,
+    )
 
 
 def _read(path: str) -> Settings:
@@ -119,8 +175,8 @@ class SettingsMemo:
                     if file_key is None:
                         return Settings(path=path)
                     if values is not None:
-                        region, account, output = values
-                        return Settings(region, account, output, path)
+                        region, account, output, profiles = values
+                        return Settings(region, account, output, path, profiles)
                 settings = _read(path)  # the file changed; where it lives did not
                 self._remember(key, pd_key, path, settings)
                 return settings
@@ -168,5 +224,5 @@ def _memo_shape_ok(memo: tuple[Any, ...]) -> bool:
     return (
         (pd_key is None or (isinstance(pd_key, tuple) and len(pd_key) == 2))
         and isinstance(path, str)
-        and (values is None or (isinstance(values, tuple) and len(values) == 3))
+        and (values is None or (isinstance(values, tuple) and len(values) == 4))
     )
