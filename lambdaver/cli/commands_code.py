@@ -221,6 +221,12 @@ def update_function_code(
     """Replace $LATEST's code with a zip's (aws spelling of import); with --publish,
     publish it as a version in the same step, as AWS does.  Refused when $LATEST's code
     holds edits that no version holds, unless --force."""
+    _run_import(zip_file_path(zip_file), publish, revision_id, force)
+
+
+def zip_file_path(zip_file: str) -> Path:
+    """The file an aws ``--zip-file fileb://PATH`` names, refused as the aws CLI refuses
+    another prefix or a missing file (update-function-code, create-function)."""
     if not zip_file.startswith("fileb://"):
         raise InvalidParameterValueException(ZIP_FILE_ERROR)
     path = Path(zip_file[len("fileb://") :]).expanduser()
@@ -229,7 +235,7 @@ def update_function_code(
             f"Error parsing parameter '--zip-file': Unable to load paramfile {zip_file}: "
             "No such file or directory"
         )
-    _run_import(path, publish, revision_id, force)
+    return path
 
 
 COMMANDS = commands(diff, checkout, export, import_, update_function_code)
