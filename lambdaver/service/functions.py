@@ -311,16 +311,27 @@ def init_function(
 
 
 def _remove_deleted_repositories(directory: Path) -> None:
-    """What an interrupted ``delete-function`` left: its repository, renamed to a
-    temporary name (``..lambdaver.tmp.PID.RANDOM``) before it was removed.  There is no
-    repository here, so no command can be using it; left, it would become code."""
+    """What an interrupted ``delete-function`` (or ``init``) left: a repository under a
+    temporary name (``..lambdaver.tmp.PID.RANDOM``).  There is no repository here, so
+    nothing uses it unless its process is still running (a concurrent init); left, it
+    would become code."""
     import shutil
 
     from lambdaver.storage.fileutil import tmp_target
 
     for name in os.listdir(directory):
-        if name.startswith(".." + DOT) and tmp_target(name) == DOT:
-            shutil.rmtree(directory / name, ignore_errors=True)
+        if not name.startswith("." + DOT) or tmp_target(name) != DOT:
+            continue
+        pid = int(name.split(".tmp.")[1].split(".")[0])
+        if pid != os.getpid():
+            try:
+                os.kill(pid, 0)
+                continue  # its process is alive: perhaps an init in progress
+            except ProcessLookupError:
+                pass
+            except OSError:
+                continue
+        shutil.rmtree(directory / name, ignore_errors=True)
 
 
 def delete_function(repo: Repository) -> None:
