@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -15,6 +15,9 @@ from lambdaver.cli import options as opt
 from lambdaver.cli.app import Verb, VerbGroup, aws_spelling, commands, get_app
 from lambdaver.cli.options import complete_qualifiers, complete_versions, epilog
 from lambdaver.service import functions as svc
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 def _progress_reporter() -> Any:
@@ -362,6 +365,30 @@ def list_functions(function_version: str | None) -> None:
     app.emit(project.list_functions(app.cwd, app.settings, all_versions=function_version == "ALL"))
 
 
+ZIP_FILE_ERROR = (  # the aws CLI's words, on one line (as every error message is)
+    "--zip-file must be a zip file with the fileb:// prefix. "
+    "Example usage:  --zip-file fileb://path/to/file.zip"
+)
+
+
+def zip_file_path(zip_file: str) -> Path:
+    """The file an aws ``--zip-file fileb://PATH`` names, refused as the aws CLI refuses
+    another prefix or a missing file (create-function, update-function-code)."""
+    from pathlib import Path
+
+    from lambdaver.errors import InvalidParameterValueException
+
+    if not zip_file.startswith("fileb://"):
+        raise InvalidParameterValueException(ZIP_FILE_ERROR)
+    path = Path(zip_file[len("fileb://") :]).expanduser()
+    if not path.is_file():
+        raise InvalidParameterValueException(
+            f"Error parsing parameter '--zip-file': Unable to load paramfile {zip_file}: "
+            "No such file or directory"
+        )
+    return path
+
+
 ROLE_PATTERN = r"arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+"
 
 
@@ -393,7 +420,6 @@ def create_function(
     nothing behind."""
     import re
 
-    from lambdaver.cli.commands_code import zip_file_path
     from lambdaver.cli.listing import item_view
     from lambdaver.cli.values import parse_environment
     from lambdaver.errors import ValidationException
