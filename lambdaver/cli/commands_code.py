@@ -11,15 +11,10 @@ import click
 from lambdaver.cli import options as opt
 from lambdaver.cli.app import Verb, commands, get_app
 from lambdaver.cli.options import epilog
-from lambdaver.errors import EXIT_FUNCTION_ERROR, EXIT_OK, InvalidParameterValueException
+from lambdaver.errors import EXIT_FUNCTION_ERROR, EXIT_OK
 
 DIFF_STATUSES = opt.exit_statuses(
     {EXIT_OK: "success, equal or not", EXIT_FUNCTION_ERROR: "different (with --exit-code)"}
-)
-
-ZIP_FILE_ERROR = (  # the aws CLI's words, on one line (as every error message is)
-    "--zip-file must be a zip file with the fileb:// prefix. "
-    "Example usage:  --zip-file fileb://path/to/file.zip"
 )
 
 
@@ -219,15 +214,9 @@ def update_function_code(
     """Replace $LATEST's code with a zip's (aws spelling of import); with --publish,
     publish it as a version in the same step, as AWS does.  Refused when $LATEST's code
     holds edits that no version holds, unless --force."""
-    if not zip_file.startswith("fileb://"):
-        raise InvalidParameterValueException(ZIP_FILE_ERROR)
-    path = Path(zip_file[len("fileb://") :]).expanduser()
-    if not path.is_file():
-        raise InvalidParameterValueException(
-            f"Error parsing parameter '--zip-file': Unable to load paramfile {zip_file}: "
-            "No such file or directory"
-        )
-    _run_import(path, publish, revision_id, force)
+    from lambdaver.cli.commands_functions import zip_file_path
+
+    _run_import(zip_file_path(zip_file), publish, revision_id, force)
 
 
 COMMANDS = commands(diff, checkout, export, import_, update_function_code)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -15,6 +15,9 @@ from lambdaver.cli import options as opt
 from lambdaver.cli.app import Verb, VerbGroup, aws_spelling, commands, get_app
 from lambdaver.cli.options import complete_qualifiers, complete_versions, epilog
 from lambdaver.service import functions as svc
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 def _progress_reporter() -> Any:
@@ -305,16 +308,155 @@ def versions_show(qualifier: str) -> None:
     _show(qualifier)
 
 
-@click.command("get-function", cls=Verb, epilog=epilog("lambdaver get-function --qualifier 2"))
-@opt.qualifier()
-def get_function(qualifier: str | None) -> None:
-    """A version's configuration, aliases and files (aws spelling of versions show)."""
-    _show(qualifier)
-
-
 def _show(qualifier: str | None) -> None:
     app = get_app()
     app.emit(svc.show_version(app.repo(), app.qualifier(qualifier) or "$LATEST"))
+
+
+@click.command(
+    "get-function",
+    cls=Verb,
+    epilog=epilog(
+        "lambdaver get-function --qualifier 2",
+        "lambdaver get-function --function-name hello --query Code.Location --output text",
+        "lambdaver get-function --query Configuration.CodeSha256 --output text",
+    ),
+)
+@opt.qualifier()
+def get_function(qualifier: str | None) -> None:
+    """The configuration of $LATEST, a version or an alias's version, and where its
+    deployment package is: {"Configuration": ..., "Code": {"RepositoryType": "S3",
+    "Location": "file://..."}}.
+
+    The package is the zip `lambdaver export` writes, kept under .lambdaver/cache/zip/
+    and reused while the code is the same."""
+    from lambdaver.service import code
+
+    app = get_app()
+    app.emit(code.get_function(app.repo(), app.qualifier(qualifier)))
+
+
+@click.command(
+    "list-functions",
+    cls=Verb,
+    list_key="Functions",
+    epilog=epilog(
+        "lambdaver list-functions --query 'Functions[].FunctionName'",
+        "lambdaver list-functions --function-version ALL",
+    ),
+)
+@click.option(
+    "--function-version", metavar="ALL", help="ALL: every published version too, not only $LATEST."
+)
+def list_functions(function_version: str | None) -> None:
+    """The functions under this directory (the function around it, inside one), each
+    as its $LATEST configuration; with --function-version ALL, its $LATEST and every
+    published version.  Function directories are found up to four levels down, not
+    in hidden directories, node_modules, venv or __pycache__."""
+    from lambdaver.service import project
+
+    if function_version is not None and function_version != "ALL":
+        from lambdaver.errors import ValidationException
+
+        raise ValidationException.constraint(
+            function_version, "functionVersion", "Member must satisfy enum value set: [ALL]"
+        )
+    app = get_app()
+    app.emit(project.list_functions(app.cwd, app.settings, all_versions=function_version == "ALL"))
+
+
+ZIP_FILE_ERROR = (  # the aws CLI's words, on one line (as every error message is)
+    "--zip-file must be a zip file with the fileb:// prefix. "
+    "Example usage:  --zip-file fileb://path/to/file.zip"
+)
+
+
+def zip_file_path(zip_file: str) -> Path:
+    """The file an aws ``--zip-file fileb://PATH`` names, refused as the aws CLI refuses
+    another prefix or a missing file (create-function, update-function-code)."""
+    from pathlib import Path
+
+    from lambdaver.errors import InvalidParameterValueException
+
+    if not zip_file.startswith("fileb://"):
+        raise InvalidParameterValueException(ZIP_FILE_ERROR)
+    path = Path(zip_file[len("fileb://") :]).expanduser()
+    if not path.is_file():
+        raise InvalidParameterValueException(
+            f"Error parsing parameter '--zip-file': Unable to load paramfile {zip_file}: "
+            "No such file or directory"
+        )
+    return path
+
+
+ROLE_PATTERN = r"arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+"
+
+
+@click.command(
+    "create-function",
+    cls=Verb,
+    epilog=epilog(
+        "lambdaver create-function --function-name hello --runtime python3.12 \\\n"
+        "      --handler app.handler --zip-file fileb://hello.zip",
+        "lambdaver create-function --function-name hello --runtime python3.12 \\\n"
+        "      --handler app.handler --zip-file fileb://hello.zip --publish \\\n"
+        "      --environment 'Variables={STAGE=dev}'",
+    ),
+)
+@opt.configuration()
+@click.option("--zip-file", required=True, metavar="fileb://PATH", help="The code, a zip.")
+@click.option("--role", metavar="ARN", help="Accepted for aws compatibility (checked, not kept).")
+@click.option("--environment", help="Variables={K=V,...} or JSON.")
+@click.option("--publish/--no-publish", default=False, help="Also publish version 1.")
+def create_function(
+    zip_file: str, role: str | None, environment: str | None, publish: bool, **kw: Any
+) -> None:
+    """Make the function directory NAME/ here (--function-name NAME) from a zip: its
+    code, lambdaver.toml and repository (aws's create-function; `lambdaver init` makes
+    one from a directory).  Prints the new function's configuration.
+
+    Refused when NAME/ exists and is not empty, when a function under this directory is
+    already named NAME, or from inside a function directory; a refused create leaves
+    nothing behind."""
+    import re
+
+    from lambdaver.cli.listing import item_view
+    from lambdaver.cli.values import parse_environment
+    from lambdaver.errors import ValidationException
+    from lambdaver.model.names import parse_function_name
+    from lambdaver.service import project
+
+    app = get_app()
+    if app.function_name is None:
+        raise click.UsageError("Missing option '--function-name'.")
+    settings = app.settings
+    name = project.bare_name(app.function_name) or app.function_name
+    parse_function_name(  # the form, region and account of an ARN
+        app.function_name, region=settings.region, account=settings.account_id, expected=name
+    )
+    if role is not None and not re.fullmatch(ROLE_PATTERN, role):
+        raise ValidationException.constraint(
+            role, "role", f"Member must satisfy regular expression pattern: {ROLE_PATTERN}"
+        )
+    env = parse_environment(environment) if environment is not None else None
+    repo, result = project.create_function(
+        app.cwd,
+        settings,
+        name,
+        zip_file_path(zip_file),
+        environment=env,
+        publish=publish,
+        view=item_view,
+        **kw,
+    )
+    app.adopt(repo)
+    if result.skipped:
+        names = ", ".join(result.skipped[:5]) + (", ..." if len(result.skipped) > 5 else "")
+        click.echo(
+            f"lambdaver: left out {len(result.skipped)} zip entries that $LATEST ignores: {names}",
+            err=True,
+        )
+    app.emit(result.configuration)
 
 
 @versions.command(
@@ -332,19 +474,21 @@ def versions_delete(number: str) -> None:
 @click.command(
     "delete-function",
     cls=Verb,
-    epilog=epilog("lambdaver delete-function --qualifier 3"),
+    epilog=epilog(
+        "lambdaver delete-function --qualifier 3",
+        "lambdaver delete-function --function-name hello",
+    ),
 )
 @opt.qualifier("The version number to delete.", complete_versions)
 def delete_function(qualifier: str | None) -> None:
-    """Delete one version (aws spelling).  Deleting the whole function is not offered:
-    remove the .lambdaver directory for that."""
+    """With --qualifier N: delete version N (as `versions delete N`).  Without: delete
+    the function, that is its repository (every version, alias and log) and its
+    lambdaver.toml; its code files and .lambdaverignore stay.  Prints nothing."""
     app = get_app()
     q = app.qualifier(qualifier)
     if q is None:
-        raise click.UsageError(
-            "lambdaver deletes versions only: give --qualifier N "
-            "(to delete the whole repository, remove its .lambdaver directory)"
-        )
+        svc.delete_function(app.repo())
+        return
     svc.delete_version(app.repo(), q)
 
 
@@ -359,5 +503,7 @@ COMMANDS = commands(
     versions,
     aws_spelling(versions_list, "list-versions-by-function"),
     get_function,
+    list_functions,
+    create_function,
     delete_function,
 )

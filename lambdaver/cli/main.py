@@ -28,7 +28,8 @@ VERB_MODULES: dict[str, tuple[str, ...]] = {
     "lambdaver.cli.commands_functions": (
         "init", "config", "status", "publish", "versions", "publish-version",
         "list-versions-by-function", "get-function-configuration", "get-function",
-        "update-function-configuration", "delete-function",
+        "update-function-configuration", "delete-function", "list-functions",
+        "create-function",
     ),
     "lambdaver.cli.commands_invoke": ("invoke", "logs", "metrics"),
     "lambdaver.cli.commands_lifecycle": ("gc", "recover", "fsck", "completion"),

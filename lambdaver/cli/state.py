@@ -83,17 +83,31 @@ class App:
         return settings.for_call(self.profile, self.region)
 
     def repo(self) -> Any:
-        """The repository found from the working directory, checked against --function-name."""
+        """The repository found from the working directory, checked against --function-name;
+        outside a function, the function --function-name names among those under the
+        working directory (a project of several functions, service/project.py)."""
         if self._repo is None:
             from lambdaver.service.repository import Repository
 
             given = self._settings is not None  # already made for this call
-            self._repo = Repository.discover(self.cwd, self._settings)
+            self._repo = Repository.discover(self._function_dir(), self._settings)
             self._repo.on_lock(_complete_pending)
             if not given:
                 self._repo.settings = self._for_call(self._repo.settings)
             self._settings = self._repo.settings
         return self._repo
+
+    def _function_dir(self) -> str:
+        """Where to look for the repository: the working directory, unless it is inside no
+        function and --function-name is given (then that function's directory)."""
+        from lambdaver.service.repository import find_root
+
+        cwd = self.cwd
+        if self.function_name is None or find_root(cwd) is not None:
+            return cwd
+        from lambdaver.service.project import find_function
+
+        return find_function(cwd, self.function_name, lambda: self.settings)
 
     def unqualified_repo(self) -> Any:
         """The repository, for a verb that takes no qualifier: one in --function-name is

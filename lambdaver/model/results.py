@@ -26,6 +26,37 @@ class VersionList(Value):
         return {"Versions": [v.to_aws() for v in self.versions]}
 
 
+class FunctionList(Value):
+    """``list-functions``: each function's $LATEST (and, with ``--function-version ALL``,
+    its published versions), in the subset of FunctionConfiguration fields AWS lists
+    (no ``State`` nor ``LastUpdateStatus``: AWS leaves them to GetFunction)."""
+
+    functions: list[FunctionConfiguration]
+
+    def to_aws(self) -> dict[str, Any]:
+        items = []
+        for f in self.functions:
+            item = f.to_aws()
+            item.pop("State", None)
+            item.pop("LastUpdateStatus", None)
+            items.append(item)
+        return {"Functions": items}
+
+
+class FunctionDetails(Value):
+    """``get-function``: the configuration and where the deployment package is
+    (``location``, a URL), as AWS's ``Code`` says it."""
+
+    configuration: FunctionConfiguration
+    location: str
+
+    def to_aws(self) -> dict[str, Any]:
+        return {
+            "Configuration": self.configuration.to_aws(),
+            "Code": {"RepositoryType": "S3", "Location": self.location},
+        }
+
+
 class AliasList(Value):
     """``list-aliases``, by name."""
 

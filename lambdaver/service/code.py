@@ -29,8 +29,8 @@ from lambdaver.errors import (
 )
 from lambdaver.model.config import FunctionConfig
 from lambdaver.model.names import LATEST
-from lambdaver.model.records import FunctionConfiguration, VersionRecord
-from lambdaver.model.results import Diff, Export, FileChanges, ImportResult
+from lambdaver.model.records import FunctionConfiguration, VersionRecord, version_configuration
+from lambdaver.model.results import Diff, Export, FileChanges, FunctionDetails, ImportResult
 from lambdaver.service.function_file import read_function_cache
 from lambdaver.service.functions import (
     ViewRenderer,
@@ -461,15 +461,18 @@ def _zip_info(path: str, mode: str, size: int) -> zipfile.ZipInfo:
     return info
 
 
-def write_zip(repo: Repository, qualifier: str | None, out: IO[bytes]) -> Export:
+def write_zip(
+    repo: Repository, qualifier: str | None, out: IO[bytes], latest: LatestState | None = None
+) -> Export:
     """Write the deployment package of ``qualifier`` to the seekable file ``out``.
 
     Byte-reproducible: entries sorted by path, no directory entries, fixed timestamps,
     modes normalised to 0644/0755 (symlinks 0777, stored as their target), deflate.
     Every blob is verified as it is copied.  Returns CodeSha256 (base64 sha256 of the zip,
     as AWS reports it), CodeSize and Version (no ZipFile: the caller knows where ``out`` is).
+    ``latest``: a scan of $LATEST already made, used when ``qualifier`` names $LATEST.
     """
-    snap = snapshot(repo, qualifier)
+    snap = snapshot(repo, qualifier, latest)
     start = out.tell()
     with zipfile.ZipFile(out, "w", allowZip64=True) as zf:
         for entry in snap.manifest:
@@ -502,7 +505,9 @@ def write_zip(repo: Repository, qualifier: str | None, out: IO[bytes]) -> Export
     return Export(base64.b64encode(h.digest()).decode(), end - start, snap.version)
 
 
-def export(repo: Repository, qualifier: str | None, dest: Path) -> Export:
+def export(
+    repo: Repository, qualifier: str | None, dest: Path, latest: LatestState | None = None
+) -> Export:
     """``write_zip`` to ``dest``, atomically (a temporary file beside it, then a rename)."""
     tmp = Path(tmp_name(dest))
     try:
@@ -511,7 +516,7 @@ def export(repo: Repository, qualifier: str | None, dest: Path) -> Export:
         raise InvalidParameterValueException(f"Cannot write {dest}: {exc.strerror}") from exc
     try:
         with f:
-            result = write_zip(repo, qualifier, f)
+            result = write_zip(repo, qualifier, f, latest)
             f.flush()
             os.fsync(f.fileno())
         try:
@@ -523,6 +528,43 @@ def export(repo: Repository, qualifier: str | None, dest: Path) -> Export:
             tmp.unlink()
         raise
     return result.replace(zip_file=str(dest))
+
+
+# --- get-function: the configuration and the deployment package -------------------------
+
+#: Changes when write_zip's output for a given tree changes: part of a package's name.
+PACKAGE_FORMAT = 1
+
+
+def get_function(repo: Repository, qualifier: str | None) -> FunctionDetails:
+    """``get-function``: what ``get-function-configuration`` returns, and a ``file://`` URL
+    of the deployment package, the bytes ``export`` writes.
+
+    The package is derived data (``.lambdaver/cache/zip/``): named by the code's tree hash
+    (its bytes depend on nothing else), written atomically when missing and reused after.
+    $LATEST's package is ``latest-TREE.zip`` and a newer one replaces it, so editing
+    $LATEST does not pile packages up; a version's is ``TREE.zip``.
+    """
+    res = resolve(repo, qualifier)
+    latest = None
+    if res.record is None:
+        latest = repo.scan_latest()
+        configuration = latest_configuration(repo, latest, qualifier)
+        name = f"latest-{latest.tree}.{PACKAGE_FORMAT}.zip"
+    else:
+        configuration = version_configuration(repo.arns, res.record, qualifier)
+        name = f"{res.record.tree}.{PACKAGE_FORMAT}.zip"
+    directory = Path(repo.derived_file(derived.PACKAGES))
+    package = directory / name
+    if not package.is_file():
+        directory.mkdir(parents=True, exist_ok=True)
+        export(repo, qualifier, package, latest)
+        if latest is not None:
+            for old in directory.glob("latest-*.zip"):
+                if old.name != name:
+                    with contextlib.suppress(OSError):
+                        old.unlink()
+    return FunctionDetails(configuration, package.absolute().as_uri())
 
 
 # --- import ----------------------------------------------------------------------------

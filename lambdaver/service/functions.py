@@ -250,12 +250,14 @@ def init_function(
     memory_size: int | None = None,
     timeout: int | None = None,
     description: str | None = None,
+    environment: dict[str, str] | None = None,
 ) -> tuple[Repository, FunctionConfiguration]:
-    """Create ``.lambdaver/`` and ``lambdaver.toml`` in ``directory`` (``create-function``).
+    """Create ``.lambdaver/`` and ``lambdaver.toml`` in ``directory`` (``init``).
 
     An existing ``lambdaver.toml`` (code checked out of git, say) is adopted, with the
-    options given here taking precedence.  Everything is validated before anything is
-    written; the repository itself appears in one rename.
+    options given here taking precedence (``environment`` replaces its variables).
+    Everything is validated before anything is written; the repository itself appears in
+    one rename.
     """
     from pathlib import Path  # init only: pathlib is kept off the start-up path
 
@@ -273,12 +275,14 @@ def init_function(
         memory_size=memory_size,
         timeout=timeout,
         description=description,
+        environment=environment,
     )
     config = base.with_changes(**changes)
     config.validate()
     if directory.exists() and not directory.is_dir():
         raise InvalidParameterValueException(f"{directory} exists and is not a directory")
     directory.mkdir(parents=True, exist_ok=True)
+    _remove_deleted_repositories(directory)
     from lambdaver.service.repository import IGNORE_FILE, ignore_rules
     from lambdaver.storage.fileutil import atomic_write
 
@@ -304,6 +308,55 @@ def init_function(
     repo = Repository.create(directory, settings)
     state = repo.scan_latest()
     return repo, latest_configuration(repo, state, None)
+
+
+def _remove_deleted_repositories(directory: Path) -> None:
+    """What an interrupted ``delete-function`` (or ``init``) left: a repository under a
+    temporary name (``..lambdaver.tmp.PID.RANDOM``).  There is no repository here, so
+    nothing uses it unless its process is still running (a concurrent init); left, it
+    would become code."""
+    import shutil
+
+    from lambdaver.storage.fileutil import tmp_target
+
+    for name in os.listdir(directory):
+        if not name.startswith("." + DOT) or tmp_target(name) != DOT:
+            continue
+        pid = int(name.split(".tmp.")[1].split(".")[0])
+        if pid != os.getpid():
+            try:
+                os.kill(pid, 0)
+                continue  # its process is alive: perhaps an init in progress
+            except ProcessLookupError:
+                pass
+            except OSError:
+                continue
+        shutil.rmtree(directory / name, ignore_errors=True)
+
+
+def delete_function(repo: Repository) -> None:
+    """``delete-function`` without a qualifier: the function's repository (every version,
+    alias and log) and its ``lambdaver.toml`` go; its code files, ``.lambdaverignore`` and
+    everything else in its directory stay.
+
+    Under the lock, ``.lambdaver`` is first renamed to a temporary name (one rename: from
+    then on there is no function here, whatever happens next), then ``lambdaver.toml`` is
+    removed, then the renamed repository.  An interruption after the rename leaves a
+    hidden ``..lambdaver.tmp.*`` directory, which ``init`` removes."""
+    import shutil
+
+    from lambdaver.storage.fileutil import fsync_dir, tmp_name
+
+    with repo.lock.held():
+        trash = tmp_name(repo.dot)
+        os.rename(repo.dot, trash)
+        fsync_dir(repo.root)
+        try:
+            os.unlink(repo.function_file_path)
+        except FileNotFoundError:
+            pass
+        fsync_dir(repo.root)
+    shutil.rmtree(trash, ignore_errors=True)
 
 
 def _has_python_file(directory: Path, rules: IgnoreRules) -> bool:

@@ -11,6 +11,7 @@ racy-clean rule, and the saves deferred until a command has succeeded.
 | ``cache/refs`` | single refs and counters read from SQLite | SQLite's change key |
 | ``cache/versions`` | the published part of ``versions list``'s JSON | SQLite's change key |
 | ``cache/latest`` | $LATEST's entry of that listing | everything it is made of |
+| ``cache/zip/`` | deployment packages of ``get-function`` | the tree hash, in the name |
 
 Every file is replaced by a rename and read as a whole; one that is missing, damaged, of
 another format or of another shape reads as nothing, and is made again.  A cache never
@@ -44,6 +45,7 @@ SETTINGS = "cache/settings"
 REFS = "cache/refs"
 VERSIONS_LISTING = "cache/versions"
 LATEST_LISTING = "cache/latest"
+PACKAGES = "cache/zip"  # get-function's deployment packages, named by tree hash
 RUN = "cache/run"  # versions' code materialised for invoke (storage/materialize.py)
 
 StatKey = tuple[int, int, int, int]  # size, mtime_ns, inode, ctime_ns
