@@ -37,6 +37,7 @@ VERB_MODULES: dict[str, tuple[str, ...]] = {
         "alias", "rollback", "promote", "create-alias", "update-alias", "get-alias",
         "list-aliases", "delete-alias",
     ),
+    "lambdaver.cli.commands_serve": ("serve",),
 }  # fmt: skip
 
 
