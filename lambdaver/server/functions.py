@@ -7,7 +7,7 @@ one function the server calls, so the swap is one import.
 """
 
 # str paths on purpose: its walk is os.scandir-based, as storage/tree.py's
-# ruff: noqa: PTH100, PTH104, PTH108, PTH112, PTH114, PTH118, PTH120, PTH208
+# ruff: noqa: PTH100, PTH112, PTH118, PTH120
 from __future__ import annotations
 
 import os

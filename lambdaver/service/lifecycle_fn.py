@@ -6,7 +6,7 @@ Written for ``lambdaver serve``; the CLI's ``create-function`` and unqualified
 """
 
 # str paths on purpose: str paths as the rest of service/ (init_function returns them)
-# ruff: noqa: PTH100, PTH104, PTH108, PTH112, PTH114, PTH118, PTH120, PTH208
+# ruff: noqa: PTH104, PTH108, PTH112, PTH114, PTH118, PTH208
 from __future__ import annotations
 
 import io
