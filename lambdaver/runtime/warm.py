@@ -48,6 +48,7 @@ START = b"S"
 #: Time the init phase may take on top of the timeout (as runtime/invoke.py).
 INIT_ALLOWANCE_SECONDS = 10.0
 _LENGTH = struct.Struct(">Q")
+_SPAWN_LOCK = threading.Lock()
 _CHUNK = 1 << 16
 SIGKILL = 9
 
@@ -110,6 +111,10 @@ class WarmEnvironment(Environment):
         return r, w
 
     def _spawn(self, env: dict[str, str]) -> None:
+        with _SPAWN_LOCK:  # no other environment may inherit this one's pipe ends
+            self._spawn_locked(env)
+
+    def _spawn_locked(self, env: dict[str, str]) -> None:
         import signal
 
         self._close_all()
