@@ -68,8 +68,11 @@ def pool() -> object:
 def call(pool: WarmPool, s: EnvironmentSpec, event: dict[str, object]) -> tuple[dict, object]:
     env = pool.acquire(s)
     try:
-        result = env.invoke(json.dumps(event).encode(), request_id=os.urandom(8).hex(),
-                            invoked_function_arn="arn:aws:lambda:us-east-1:0:function:fn")  # fmt: skip
+        result = env.invoke(
+            json.dumps(event).encode(),
+            request_id=os.urandom(8).hex(),
+            invoked_function_arn="arn:aws:lambda:us-east-1:0:function:fn",
+        )
     finally:
         pool.release(env)
     payload = json.loads(result.payload) if result.payload else {}

@@ -35,6 +35,9 @@ STATUS: dict[str, int] = {
     "ServiceException": 500,
 }
 
+#: lambdaver's code -> the error shape AWS's Lambda API sends for it.
+WIRE_CODE = {"RequestEntityTooLargeException": "RequestTooLargeException"}
+
 #: Shapes whose message member is ``Message`` (capital M); the others use ``message``.
 CAPITAL_MESSAGE = frozenset(
     {"ResourceNotFoundException", "ResourceInUseException", "ServiceException",
@@ -68,6 +71,7 @@ def error_parts(exc: BaseException) -> tuple[int, str, dict[str, Any]]:
         code, message = exc.code, exc.message
     else:
         code, message = "ServiceException", f"Internal error: {type(exc).__name__}: {exc}"
+    code = WIRE_CODE.get(code, code)
     status = STATUS.get(code, 400)
     if code == "ValidationException":
         body: dict[str, Any] = {"message": message}
