@@ -39,6 +39,7 @@ VERB_MODULES: dict[str, tuple[str, ...]] = {
         "list-aliases", "delete-alias",
     ),
     "lambdaver.cli.commands_wait": ("wait",),
+    "lambdaver.cli.commands_serve": ("serve",),
 }  # fmt: skip
 
 
