@@ -27,6 +27,14 @@ ARN = "arn:aws:lambda:us-east-1:000000000000:function:"
 APP = "def handler(event, context):\n    return {'v': V, 'event': event}\n\nV = 0\n"
 
 
+# botocore's connection pool (urllib3) sometimes drops a pooled keep-alive connection after
+# an error response without closing its socket; the garbage collector then reports it,
+# at whatever later test it runs in.  Only that report, for client sockets, is let pass.
+pytestmark = pytest.mark.filterwarnings(
+    r"ignore:Exception ignored in. <socket\.socket:pytest.PytestUnraisableExceptionWarning"
+)
+
+
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("project")
@@ -43,8 +51,12 @@ def served(project: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 
 
 @pytest.fixture
-def lam(served: Served) -> Any:
-    return served.client()
+def lam(served: Served) -> Iterator[Any]:
+    client = served.client()
+    try:
+        yield client
+    finally:
+        client.close()  # its pooled connections, not left to the garbage collector
 
 
 _counter = [0]

@@ -267,7 +267,9 @@ class Api:
         return 200, self._page(call, "Functions", items, FUNCTIONS_PAGE), {}
 
     def create_function(self, call: Call) -> Result:
-        from lambdaver.service.lifecycle_fn import create_function
+        import io
+
+        from lambdaver.service.project import create_function
 
         name_raw = call.required("FunctionName", str)
         m = _NAME_RE.fullmatch(name_raw)
@@ -295,11 +297,11 @@ class Api:
                 "lambdaver serve runs Zip packages only (PackageType Zip)"
             )
         env = _environment(call)
-        conf = create_function(
+        _repo, result = create_function(
             self.functions.parent_for_new(),
             self.settings,
-            name=name,
-            zip_bytes=_b64(zip_b64, "ZipFile"),
+            name,
+            io.BytesIO(_b64(zip_b64, "ZipFile")),
             runtime=call.field("Runtime", str),
             handler=call.field("Handler", str),
             memory_size=call.field("MemorySize", int),
@@ -309,6 +311,7 @@ class Api:
             publish=bool(call.field("Publish", bool, False)),
             view=_view,
         )
+        conf = result.configuration
         return 201, conf.to_aws(), {}
 
     def get_function(self, call: Call, fn: str) -> Result:
@@ -346,9 +349,7 @@ class Api:
 
         repo, qualifier = self.qualified(call, fn)
         if qualifier is None:
-            from lambdaver.service.lifecycle_fn import delete_function
-
-            delete_function(repo)
+            svc.delete_function(repo)
         else:
             svc.delete_version(repo, qualifier)
         return 204, None, {}

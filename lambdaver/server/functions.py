@@ -1,86 +1,48 @@
-"""Which functions the server serves: every function directory under the served
-directory, or the one function that directory is in.
+"""Which functions the server serves: every function under the served directory, or the
+one function that directory is in (service/project.py's discovery, as the CLI's
+``--function-name`` from a project's root)."""
 
-TO BE REPLACED at merge by ``lambdaver.service.project`` (the CLI's discovery of a
-project's functions, contract §9, built on another branch): :func:`find_functions` is the
-one function the server calls, so the swap is one import.
-"""
-
-# str paths on purpose: its walk is os.scandir-based, as storage/tree.py's
+# str paths on purpose, as service/project.py's
 # ruff: noqa: PTH100, PTH112, PTH118, PTH120
 from __future__ import annotations
 
 import os
 import threading
 
-from lambdaver.errors import ResourceConflictException
-
-#: How deep below the served directory function directories are looked for (contract §9).
-SEARCH_DEPTH = 4
-#: Directories never searched (besides hidden ones).
-SKIPPED = frozenset({"node_modules", "venv", ".venv", "__pycache__"})
+from lambdaver.errors import LambdaverError, ResourceConflictException
 
 
 def find_functions(root: str) -> dict[str, str]:
-    """``{function name: directory}`` of the functions served from ``root``.
-
-    ``root`` inside a function directory (a parent holds ``.lambdaver/``): that function
-    alone.  Otherwise every directory holding ``.lambdaver/`` at most
-    :data:`SEARCH_DEPTH` levels below ``root`` (not inside another function's directory;
-    hidden directories, ``node_modules``, ``venv``, ``.venv`` and ``__pycache__`` skipped).
-    Two functions with one name: ``ResourceConflictException`` naming both paths.
-
-    To be replaced by ``lambdaver.service.project`` at merge (see the module docstring).
-    """
-    from lambdaver.service.repository import DOT, find_root
+    """``{function name: directory}`` of the functions served from ``root``: the function
+    ``root`` is in, else every function under it (service/project.py).  A function whose
+    ``lambdaver.toml`` cannot be read is not served (the others are); two functions with
+    one name: ``ResourceConflictException`` naming both paths."""
+    from lambdaver.service.project import functions
+    from lambdaver.service.repository import find_root
 
     root = os.path.abspath(root)
     around = find_root(root)
-    dirs = [around] if around is not None else list(_walk(root, DOT))
+    if around is not None:
+        name = _name_of(around)
+        return {} if name is None else {name: around}
     found: dict[str, str] = {}
-    for d in dirs:
-        name = _name_of(d)
-        if name is None:
-            continue
-        if name in found:
+    for f in functions(root)[0]:
+        if f.name in found:
             raise ResourceConflictException(
-                f"Two functions are named {name}: {found[name]} and {d}; rename one "
+                f"Two functions are named {f.name}: {found[f.name]} and {f.path}; rename one "
                 "(name in its lambdaver.toml)"
             )
-        found[name] = d
+        found[f.name] = f.path
     return found
-
-
-def _walk(root: str, dot: str) -> list[str]:
-    out: list[str] = []
-
-    def visit(d: str, depth: int) -> None:
-        try:
-            entries = sorted(os.scandir(d), key=lambda e: e.name)
-        except OSError:
-            return
-        if any(e.name == dot and e.is_dir(follow_symlinks=False) for e in entries):
-            out.append(d)
-            return  # a function's own subdirectories are its code
-        if depth >= SEARCH_DEPTH:
-            return
-        for e in entries:
-            if e.name.startswith(".") or e.name in SKIPPED:
-                continue
-            if e.is_dir(follow_symlinks=False):
-                visit(e.path, depth + 1)
-
-    visit(root, 0)
-    return out
 
 
 def _name_of(directory: str) -> str | None:
     """The function name in ``directory``'s lambdaver.toml (None: unreadable)."""
-    from lambdaver.service.function_file import FUNCTION_FILE, read_function_file
+    from lambdaver.service.project import read_name
 
     try:
-        return read_function_file(os.path.join(directory, FUNCTION_FILE)).name
-    except Exception:  # noqa: BLE001 - a broken function is not served, the others are
+        return read_name(directory)
+    except LambdaverError:
         return None
 
 
