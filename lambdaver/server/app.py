@@ -64,6 +64,20 @@ EVENT_RETRIES = 2
 
 _NAME_RE = re.compile(FUNCTION_NAME_PATTERN)
 
+#: Modules that serve more operations (policies, function URLs, event source mappings):
+#: each has ``dispatch(api, call) -> Result | None`` (None: not one of its operations),
+#: asked in this order before the operations of this module.
+EXTENSION_MODULES: tuple[str, ...] = ()
+_EXTENSIONS: list[Callable[[Api, Call], Result | None]] = []
+
+
+def _extensions() -> list[Callable[[Api, Call], Result | None]]:
+    if not _EXTENSIONS and EXTENSION_MODULES:
+        import importlib
+
+        _EXTENSIONS.extend(importlib.import_module(m).dispatch for m in EXTENSION_MODULES)
+    return _EXTENSIONS
+
 
 def _complete_pending(repo: Any) -> None:
     """As the CLI does (cli/state.py): complete an interrupted checkout or import before
@@ -198,6 +212,10 @@ class Api:
     # --- routing -----------------------------------------------------------------------
 
     def dispatch(self, call: Call) -> Result:
+        for extension in _extensions():
+            found = extension(self, call)
+            if found is not None:
+                return found
         s = call.segments
         m = call.method
         if s and s[0] == "_lambdaver" and len(s) == 3 and s[1] == "code" and m == "GET":
