@@ -159,10 +159,17 @@ def test_arn_forms(tmp_path: Path) -> None:
     other_region = "arn:aws:lambda:eu-west-1:000000000000:function"
     r = lv(tmp_path, "config", "show", "--function-name", f"{other_region}:hello")
     assert r.stderr.endswith(
-        "Functions from 'eu-west-1' are not reachable in this region ('us-east-1')\n"
+        "Functions from 'eu-west-1' are not reachable in this region ('us-east-1'); "
+        "lambdaver's functions here are in region us-east-1, account 000000000000 (change "
+        "them with region and account_id in the user config file, a --profile, or --region)\n"
     )
     r = lv(tmp_path, "config", "show", "--function-name", f"{other_region}:nope")
-    assert r.stderr.endswith("are not reachable in this region ('us-east-1')\n")
+    assert "are not reachable in this region ('us-east-1'); " in r.stderr
+    other_account = "arn:aws:lambda:us-east-1:111111111111:function:hello"
+    r = lv(tmp_path, "config", "show", "--function-name", other_account)
+    assert r.exit_code == 254
+    assert "Access denied to account 111111111111; lambdaver's functions here are in " in r.stderr
+    assert "account 000000000000" in r.stderr
     r = lv(tmp_path, "config", "show", "--function-name", "bad name!")
     assert r.exit_code == 254 and "(ValidationException)" in r.stderr
 

@@ -136,9 +136,12 @@ def parse_function_name(value: str, *, region: str, account: str, expected: str)
     if arn_region and arn_region[:-1] != region:
         raise ResourceNotFoundException(
             f"Functions from '{arn_region[:-1]}' are not reachable in this region ('{region}')"
+            + _elsewhere(region, account)
         )
     if arn_account and arn_account[:-1] != account:
-        raise AccessDeniedException("Access denied")
+        raise AccessDeniedException(
+            f"Access denied to account {arn_account[:-1]}" + _elsewhere(region, account)
+        )
     if arn_prefix and not arn_region:
         # "arn:aws:lambda::123:function:x" does not match the regex group for region
         raise ValidationException.constraint(
@@ -151,6 +154,15 @@ def parse_function_name(value: str, *, region: str, account: str, expected: str)
             f"Function not found: {Arns(region, account, name).function()}"
         )
     return qualifier
+
+
+def _elsewhere(region: str, account: str) -> str:
+    """What an ARN of another region or account is told: where this call's functions are,
+    and how to change that."""
+    return (
+        f"; lambdaver's functions here are in region {region}, account {account} (change them "
+        "with region and account_id in the user config file, a --profile, or --region)"
+    )
 
 
 def merge_qualifier(from_name: str | None, given: str | None) -> str | None:
