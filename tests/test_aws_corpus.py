@@ -316,15 +316,15 @@ def run_entry(entry: Entry, templates: Templates, tmp_path: Path) -> Run:
     shutil.copytree(templates.get(function, setup), root, symlinks=True)
     in_function = function is not None and setup.get("cwd", "function") == "function"
     cwd = root / function if in_function and function else root
-    outfiles = positionals(words) if words[1] == "invoke" else []
-    names = [*(setup.get("files") or {}), *(setup.get("zips") or []), *outfiles]
+    # (an invoke's OUTFILE is not listed: lambdaver leaves it out of the code itself)
+    names = [*(setup.get("files") or {}), *(setup.get("zips") or [])]
     for name, text in (setup.get("files") or {}).items():
         (cwd / name).write_text(text)
     for name in setup.get("zips") or []:
         _zip(cwd / name, words)
     if in_function and names:
-        # Files the line reads or writes are not the function's code (a user who keeps
-        # them beside the code lists them in .lambdaverignore).
+        # Files the line reads are not the function's code (a user who keeps them beside
+        # the code lists them in .lambdaverignore).
         with open(cwd / ".lambdaverignore", "a") as f:
             f.write("".join(f"/{n.split('/')[0]}\n" for n in names))
     cfg = tmp_path / "config.toml"
