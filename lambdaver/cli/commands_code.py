@@ -156,12 +156,9 @@ def _run_import(source: Path | bytes, publish: bool, revision_id: str | None, fo
     result = svc.import_zip(
         repo, src, publish=publish, revision_id=revision_id, view=item_view, force=force
     )
-    if result.skipped:
-        names = ", ".join(result.skipped[:5]) + (", ..." if len(result.skipped) > 5 else "")
-        click.echo(
-            f"lambdaver: left out {len(result.skipped)} zip entries that $LATEST ignores: {names}",
-            err=True,
-        )
+    from lambdaver.cli.commands_functions import note_skipped
+
+    note_skipped(result.skipped)
     app.emit(result.configuration)
     if publish:
         from lambdaver.cli.commands_functions import _warn_handler

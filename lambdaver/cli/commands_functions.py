@@ -94,6 +94,16 @@ def init(directory: str | None, name: str | None, **configuration: Any) -> None:
     _warn_handler(repo)
 
 
+def note_skipped(skipped: list[str]) -> None:
+    """One line on stderr naming the zip entries an import left out (ignored ones)."""
+    if skipped:
+        names = ", ".join(skipped[:5]) + (", ..." if len(skipped) > 5 else "")
+        click.echo(
+            f"lambdaver: left out {len(skipped)} zip entries that $LATEST ignores: {names}",
+            err=True,
+        )
+
+
 def _warn_handler(repo: Any, result: Any = None) -> None:
     """Say so (one line, on stderr) when the handler cannot be found in the code of the
     version ``result`` (a FunctionConfiguration; None: $LATEST)."""
@@ -450,12 +460,7 @@ def create_function(
         **kw,
     )
     app.adopt(repo)
-    if result.skipped:
-        names = ", ".join(result.skipped[:5]) + (", ..." if len(result.skipped) > 5 else "")
-        click.echo(
-            f"lambdaver: left out {len(result.skipped)} zip entries that $LATEST ignores: {names}",
-            err=True,
-        )
+    note_skipped(result.skipped)
     app.emit(result.configuration)
 
 
