@@ -40,6 +40,7 @@ VERB_MODULES: dict[str, tuple[str, ...]] = {
     ),
     "lambdaver.cli.commands_wait": ("wait",),
     "lambdaver.cli.commands_serve": ("serve",),
+    "lambdaver.cli.commands_policy": ("add-permission", "get-policy", "remove-permission"),
 }  # fmt: skip
 
 
