@@ -243,7 +243,7 @@ def delete_alias(repo: Repository, name: str) -> None:
         with repo.meta.transaction():
             repo.meta.remove(ALIASES, name)
             repo.meta.log_clear(ALIASES, name)
-            from lambdaver.service.policy import forget_qualifier
+            from lambdaver.service.qualified import forget_qualifier
 
             forget_qualifier(repo, name)  # its policy and function URL go with it
 

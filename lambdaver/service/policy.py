@@ -12,8 +12,8 @@ writes in one SQLite transaction, so a crash leaves the old policy or the new on
 Adding or removing a permission on an alias also gives the alias a new RevisionId, the
 policy's (as AWS does: "function revision is the same as policy revision").  A published
 version's record is immutable here, so its RevisionId stays; the policy carries its own.
-Deleting an alias or a version deletes its policy (:func:`forget_qualifier`, called in the
-same transaction).
+Deleting an alias or a version deletes its policy (``service.qualified.forget_qualifier``,
+called in the same transaction).
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from lambdaver.errors import (
     ValidationException,
 )
 from lambdaver.model.names import LATEST, QUALIFIER_PATTERN, is_version_number
+from lambdaver.service.qualified import POLICIES
 from lambdaver.service.repository import ALIASES, VERSIONS
 from lambdaver.storage.metadata import Conflict
 from lambdaver.value import Value
@@ -38,8 +39,6 @@ from lambdaver.value import Value
 if TYPE_CHECKING:
     from lambdaver.service.repository import Repository
 
-#: Namespace of the metadata store holding the policies (one ref per qualifier).
-POLICIES = "policies"
 #: The ref name of the unqualified function's policy.
 UNQUALIFIED = LATEST
 
@@ -476,13 +475,3 @@ def remove_permission(
             )
         new_policy = {"RevisionId": repo.new_id(), "Statement": kept} if kept else None
         _write(repo, qualifier, old, new_policy, alias)
-
-
-def forget_qualifier(repo: Repository, qualifier: str) -> None:
-    """The alias or version ``qualifier`` is being deleted: its policy and its function URL
-    config go with it (call inside the deleting transaction; lambda-semantics-2 §2.1, §3.6:
-    an alias re-created under the same name starts without them)."""
-    repo.meta.remove(POLICIES, qualifier)
-    from lambdaver.service.urls import FUNCTION_URLS
-
-    repo.meta.remove(FUNCTION_URLS, qualifier)
