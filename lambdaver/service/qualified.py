@@ -17,6 +17,9 @@ POLICIES = "policies"
 #: Namespace of the function URL configs: one ref per qualifier (``$LATEST``: the
 #: unqualified function's); k1 is the URL id.
 FUNCTION_URLS = "function-urls"
+#: URL ids of deleted function URL configs (value: the qualifier they had), so that a
+#: request to one is answered as AWS answers one to a deleted URL.
+FUNCTION_URLS_GONE = "function-urls-gone"
 
 
 def forget_qualifier(repo: Repository, qualifier: str) -> None:
@@ -24,4 +27,18 @@ def forget_qualifier(repo: Repository, qualifier: str) -> None:
     config go with it (call inside the deleting transaction; lambda-semantics-2 §2.1, §3.6:
     an alias re-created under the same name starts without them)."""
     repo.meta.remove(POLICIES, qualifier)
+    forget_url(repo, qualifier)
+
+
+def forget_url(repo: Repository, qualifier: str) -> None:
+    """Delete the qualifier's function URL config, remembering its URL id as deleted (call
+    inside a transaction)."""
+    raw = repo.meta.get(FUNCTION_URLS, qualifier)
+    if raw is None:
+        return
+    import json
+
+    url_id = json.loads(raw).get("UrlId")
     repo.meta.remove(FUNCTION_URLS, qualifier)
+    if isinstance(url_id, str) and repo.meta.get(FUNCTION_URLS_GONE, url_id) is None:
+        repo.meta.add_if_new(FUNCTION_URLS_GONE, url_id, qualifier)
