@@ -14,7 +14,8 @@ import pytest
 from lambdaver.service import policy
 from lambdaver.service.repository import Repository
 from lambdaver.service.settings import Settings
-from tests.conftest import Fn
+
+from conftest import Fn
 
 ARN = "arn:aws:lambda:us-east-1:000000000000:function:hello"
 
