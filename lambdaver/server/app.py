@@ -67,7 +67,7 @@ _NAME_RE = re.compile(FUNCTION_NAME_PATTERN)
 #: Modules that serve more operations (policies, function URLs, event source mappings):
 #: each has ``dispatch(api, call) -> Result | None`` (None: not one of its operations),
 #: asked in this order before the operations of this module.
-EXTENSION_MODULES: tuple[str, ...] = ()
+EXTENSION_MODULES: tuple[str, ...] = ("lambdaver.server.policy_api", "lambdaver.server.url_api")
 _EXTENSIONS: list[Callable[[Api, Call], Result | None]] = []
 
 
@@ -700,7 +700,12 @@ def create_app(api: Api) -> Starlette:
     """The ASGI application serving ``api``."""
     from starlette.concurrency import run_in_threadpool
 
+    from lambdaver.server import url_api
+
     async def endpoint(request: Request) -> Response:
+        url = url_api.match(request.scope)  # a function URL's request, not an API call
+        if url is not None:
+            return await url_api.serve(api, request, *url)
         raw_path = request.scope.get("raw_path") or request.scope["path"].encode()
         call: Call | None = None
         try:
