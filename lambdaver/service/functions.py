@@ -695,4 +695,8 @@ def delete_version(repo: Repository, qualifier: str) -> None:
                     "Unable to delete version because the following aliases reference it: "
                     f"[{', '.join(users)}]"
                 )
+            from lambdaver.service.deploy import deployment_using
+
+            if (deploying := deployment_using(repo, number)) is not None:
+                raise ResourceConflictException(deploying)
             repo.meta.remove(VERSIONS, number)
