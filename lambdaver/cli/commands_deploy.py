@@ -64,8 +64,7 @@ def deploy() -> None:
     operation="CreateDeployment",
     epilog=epilog(
         "lambdaver deploy prod --version 7",
-        "lambdaver deploy prod --version 7 --strategy Canary10Percent5Minutes "
-        "--alarm 'errors>0'",
+        "lambdaver deploy prod --version 7 --strategy Canary10Percent5Minutes --alarm 'errors>0'",
         "lambdaver deploy prod --version 7 --strategy Linear10PercentEvery1Minute --speed 60",
         "lambdaver deploy start list --version 7       # an alias named 'list'",
         statuses=DEPLOY_STATUSES,
@@ -83,7 +82,7 @@ def deploy() -> None:
               "error-rate>P%, timeouts>N, p95>Dms, p99>Dms, max>Dms.  Repeatable.")  # fmt: skip
 @click.option("--pre-traffic", metavar="Q",
               help="Before any traffic moves, invoke Q (a qualifier of this function, or "
-              "FUNCTION:Q) with CodeDeploy's payload; a function error fails the deployment.")  # fmt: skip
+              "FUNCTION:Q) with CodeDeploy's payload; a function error fails it.")  # fmt: skip
 @click.option("--pre-traffic-command", metavar="CMD",
               help="Before any traffic moves, run CMD in a shell; non-zero fails it.")  # fmt: skip
 @click.option("--post-traffic", metavar="Q",
@@ -91,9 +90,9 @@ def deploy() -> None:
 @click.option("--post-traffic-command", metavar="CMD",
               help="After the switch, run CMD in a shell; non-zero rolls back.")  # fmt: skip
 @click.option("--hook-timeout", type=float, default=300.0, show_default=True, metavar="SECONDS",
-              help="A hook running longer fails the deployment (real time, not --speed's).")  # fmt: skip
+              help="A hook running longer fails (real time, not --speed's).")  # fmt: skip
 @click.option("--speed", type=float, default=1.0, metavar="X",
-              help="Run the schedule X times faster (--speed 60: a minute takes a second).")  # fmt: skip
+              help="Run the schedule X times faster (60: a minute takes a second).")  # fmt: skip
 @click.option("--traffic", metavar="FILE",
               help="Invoke the alias with the events of this JSON-lines file, in a loop, "
               "while the deployment runs.")  # fmt: skip
@@ -157,8 +156,9 @@ def deploy_status(deployment_id: str | None) -> None:
 @deploy.command(
     "stop",
     operation="StopDeployment",
-    epilog=epilog("lambdaver deploy stop d-ABCDEFGH1",
-                  "lambdaver deploy stop d-ABCDEFGH1 --no-rollback"),  # fmt: skip
+    epilog=epilog(
+        "lambdaver deploy stop d-ABCDEFGH1", "lambdaver deploy stop d-ABCDEFGH1 --no-rollback"
+    ),
 )
 @click.argument("deployment_id", metavar="ID")
 @click.option("--no-rollback", is_flag=True,

@@ -1,4 +1,3 @@
-# ruff: noqa: PTH - str paths and os.* throughout, as in service/invoke.py (no pathlib)
 """``lambdaver deploy``: move an alias to a new version the way CodeDeploy does.
 
 A deployment is a ref in the ``deployments`` namespace of the metadata store (name: its
@@ -96,9 +95,7 @@ class Plan(Value):
     rate: float
 
 
-def _hook(
-    repo: Repository, which: str, function: str | None, command: str | None
-) -> Hook | None:
+def _hook(repo: Repository, which: str, function: str | None, command: str | None) -> Hook | None:
     if function is not None and command is not None:
         raise InvalidParameterValueException(
             f"--{which} and --{which}-command cannot be used together: give one {which} hook"
@@ -293,7 +290,7 @@ def _alive(record: dict[str, Any]) -> bool:
     started = record.get("ProcessStart")
     if started is not None and os.path.isdir("/proc"):
         now = _process_start(pid)
-        return now == started
+        return bool(now == started)
     return True
 
 
@@ -499,8 +496,7 @@ class Deployer:
                 )
             if current.version == plan.target:
                 raise InvalidParameterValueException(
-                    f"Alias {plan.alias} already points at version {plan.target}: nothing "
-                    "to deploy"
+                    f"Alias {plan.alias} already points at version {plan.target}: nothing to deploy"
                 )
             if repo.meta.get(VERSIONS, plan.target) is None:
                 raise ResourceNotFoundException(
@@ -573,7 +569,7 @@ class Deployer:
                     {"Step": index + 1, "Weight": weight, "At": repo.now()},
                 ],
             }
-            aliases._commit(  # noqa: SLF001 - the alias's ref and log, with our record
+            aliases._commit(  # the alias's ref and log, with our record
                 repo, raw, state, aliases.DEPLOY, record["HistoryHead"],
                 also=lambda: _store(repo, old_rec, record),
             )  # fmt: skip
@@ -636,10 +632,16 @@ class Deployer:
     def _report(self, next_in: float | None, line: str | None = None) -> None:
         self.progress(
             Progress(
-                self.id, self.phase, self.passed, len(self.plan.strategy.steps), self.version,
-                dict(self.weights), next_in,
-                [s.as_dict() for s in self.stats.values()], line,
-            )  # fmt: skip
+                self.id,
+                self.phase,
+                self.passed,
+                len(self.plan.strategy.steps),
+                self.version,
+                dict(self.weights),
+                next_in,
+                [s.as_dict() for s in self.stats.values()],
+                line,
+            )
         )
 
     def _wait(self, seconds: float) -> None:
@@ -778,7 +780,7 @@ class Deployer:
                 if traffic is not None:
                     traffic.stop(wait=False)
                     traffic = None
-                self._end(STOPPED, MANUAL_STOP, "interrupted; rolled back", restore=True)
+                self._end(STOPPED, MANUAL_STOP, "interrupted (Ctrl-C)", restore=True)
             raise
         finally:
             if traffic is not None:
@@ -798,6 +800,8 @@ class Deployer:
                 self.version, self.weights = state.version, dict(state.weights)
         error = record.get("ErrorInformation") or {}
         line = f"{record['Status']}" + (f": {error.get('Message')}" if error else "")
+        if record.get("RolledBack"):
+            line += f"; alias {self.plan.alias} rolled back to version {record['CurrentVersion']}"
         self._report(None, line)
         return result
 
@@ -852,16 +856,22 @@ def end_locked(
     current = AliasState.from_json(raw) if raw is not None else None
     ours = current is not None and current.revision_id == record["LastRevisionId"]
     before = record["CurrentVersion"]
-    if restore and ours and current is not None and (current.version, current.weights) != (
-        before,
-        {},
+    if (
+        restore
+        and ours
+        and current is not None
+        and (current.version, current.weights)
+        != (
+            before,
+            {},
+        )
     ):
         if repo.meta.get(VERSIONS, before) is not None or before == LATEST:
             state = current.replace(version=before, weights={}, revision_id=repo.new_id())
             record["RolledBack"] = True
             record["LastRevisionId"] = state.revision_id
             final = record
-            aliases._commit(  # noqa: SLF001 - the alias's ref and log, with our record
+            aliases._commit(  # the alias's ref and log, with our record
                 repo, raw, state, aliases.ROLLBACK, record.get("RollbackParent"),
                 also=lambda: _store(repo, old_rec, final),
             )  # fmt: skip
@@ -973,9 +983,8 @@ def stop_deployment(repo: Repository, deployment_id: str, *, rollback: bool = Tr
             raise ResourceConflictException(
                 f"Deployment {deployment_id} has already ended ({record['Status']})"
             )
-        how = "rolled back" if rollback else "alias left as it was"
         record = end_locked(
             repo, old_rec, record, STOPPED, MANUAL_STOP,
-            f"stopped by 'lambdaver deploy stop'; {how}", restore=rollback,
+            "stopped by 'lambdaver deploy stop'", restore=rollback,
         )  # fmt: skip
     return Deployment(record, None)
