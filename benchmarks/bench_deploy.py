@@ -26,9 +26,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from lambdaver.model.deploy import VersionStats, parse_alarms  # noqa: E402
-from lambdaver.runtime.journal import Journal  # noqa: E402
-from lambdaver.service.deploy import JournalTail  # noqa: E402
+from lambdaver.model.deploy import VersionStats, parse_alarms
+from lambdaver.runtime.journal import Journal
+from lambdaver.service.deploy import JournalTail
 
 
 def entry(i: int) -> dict[str, Any]:
