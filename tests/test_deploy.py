@@ -455,3 +455,77 @@ def test_help() -> None:
     assert r.exit_code == 0 and "deploy start NAME" in r.stdout
     r = run_cli("deploy", "start", "--help")
     assert r.exit_code == 0 and "--hook-timeout" in r.stdout and "Exit statuses" in r.stdout
+
+
+# --- docs/deploy.md ----------------------------------------------------------------------
+
+DEPLOY_DOC = Path(__file__).resolve().parent.parent / "docs" / "deploy.md"
+
+
+def _between(begin: str, end: str) -> str:
+    text = DEPLOY_DOC.read_text()
+    start = text.index(begin)
+    return text[text.index("\n", start) + 1 : text.index(end)]
+
+
+def test_the_recorded_live_view_is_what_the_view_draws() -> None:
+    from lambdaver.cli.commands_deploy import render_live_text
+    from lambdaver.service.deploy import Progress
+
+    shown = _between("<!-- live-view:begin", "<!-- live-view:end")
+    shown = shown.split("```text\n", 1)[1].split("```", 1)[0]
+    progress = Progress(
+        "d-7ZETUW57K", "shifting", 1, 2, "1", {"2": 0.1}, 3.2,
+        [{"Version": "1", "Invocations": 212, "Errors": 0, "DurationP95Ms": 41.0},
+         {"Version": "2", "Invocations": 23, "Errors": 0, "DurationP95Ms": 38.0}],
+    )  # fmt: skip
+    header = "Deployment d-7ZETUW57K: alias prod, version 1 -> 2, Canary10Percent5Minutes, x60"
+    drawn = render_live_text(
+        header, progress, parse_alarms_for_doc(["error-rate>1%", "p95>800ms"]), width=100
+    )
+    assert [ln.rstrip() for ln in drawn.splitlines()] == shown.splitlines()
+
+
+def parse_alarms_for_doc(texts: list[str]) -> Any:
+    from lambdaver.model.deploy import parse_alarms
+
+    return parse_alarms(texts)
+
+
+def test_the_deploy_walkthrough_runs_as_written(tmp_path: Path) -> None:
+    import re
+    import shlex
+
+    text = _between("<!-- deploy-walkthrough:begin", "<!-- deploy-walkthrough:end")
+    steps: list[tuple[str, int, list[str]]] = []
+    in_block = False
+    for line in text.splitlines():
+        if line.startswith("```"):
+            in_block = line.strip() == "```console"
+            continue
+        if not in_block:
+            continue
+        if line.startswith("$ "):
+            command, status = line[2:], 0
+            m = re.search(r"\s+# exits (\d+)$", command)
+            if m:
+                command, status = command[: m.start()], int(m.group(1))
+            steps.append((command, status, []))
+        else:
+            steps[-1][2].append(line)
+    assert len(steps) > 10
+    cwd = tmp_path
+    for command, status, expected in steps:
+        words = shlex.split(command)
+        if words[0] == "cd":
+            cwd = cwd / words[1]
+            continue
+        if words[0] == "lambdaver":
+            r = run_cli("-C", str(cwd), *words[1:])
+            code, out, err = r.exit_code, r.stdout, r.stderr
+        else:
+            p = subprocess.run(["bash", "-c", command], cwd=cwd, capture_output=True, text=True,
+                               check=False, timeout=60)  # fmt: skip
+            code, out, err = p.returncode, p.stdout, p.stderr
+        assert code == status, f"$ {command}\nexit {code}\n{err}"
+        assert out.splitlines() == expected, f"$ {command}\n{out}"
