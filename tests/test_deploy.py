@@ -378,7 +378,7 @@ def test_the_target_cannot_be_deleted_during_a_deployment(
     # during the pre-traffic hook no alias uses version 2 yet: the deployment protects it
     r = two("versions", "delete", "2")
     assert r.exit_code == 254, r
-    assert "because deployment d-" in r.stderr and "is moving alias prod to it" in r.stderr
+    assert "because deployment d-" in r.stderr and "is moving an alias to it" in r.stderr
     go.touch()
     wait_for_canary(two)
     two.ok("alias", "update", "prod", "--version", "1", "--routing-config", "{}")

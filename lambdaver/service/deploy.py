@@ -44,11 +44,10 @@ from lambdaver.errors import (
 from lambdaver.model.deploy import Alarm, Strategy, VersionStats, parse_alarms, parse_strategy
 from lambdaver.model.names import LATEST, validate_alias_name, validate_version
 from lambdaver.model.records import AliasState
+from lambdaver.service.functions import DEPLOYMENTS
 from lambdaver.service.repository import ALIASES, VERSIONS, Repository
 from lambdaver.storage import canonical_json
 from lambdaver.value import Value
-
-DEPLOYMENTS = "deployments"
 
 IN_PROGRESS = "InProgress"
 SUCCEEDED = "Succeeded"
@@ -318,20 +317,6 @@ def active_on_alias(repo: Repository, alias: str) -> str | None:
     """The DeploymentId of the deployment in progress on ``alias``, if any."""
     rows = repo.meta.find_k1(DEPLOYMENTS, alias)
     return rows[0][0] if rows else None
-
-
-def deployment_using(repo: Repository, version: str) -> str | None:
-    """Why ``version`` cannot be deleted: a deployment in progress moves an alias to it."""
-    for deployment_id in repo.meta.find(DEPLOYMENTS, version):
-        raw = repo.meta.get(DEPLOYMENTS, deployment_id)
-        record = json.loads(raw or "{}")
-        if record.get("TargetVersion") == version and record.get("Status") == IN_PROGRESS:
-            return (
-                f"Unable to delete version because deployment {deployment_id} is moving "
-                f"alias {record['AliasName']} to it; wait for it to end or run "
-                f"'lambdaver deploy stop {deployment_id}'"
-            )
-    return None
 
 
 # --- reading the journal from where we were ---------------------------------------------
