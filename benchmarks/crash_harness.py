@@ -604,6 +604,138 @@ def run(
             shutil.rmtree(workdir, ignore_errors=True)
 
 
+# --- deploy mode: kill -9 of ``lambdaver deploy`` at random points ------------------------
+
+DEPLOY_STRATEGIES = (
+    # (strategy, --speed): each takes about half a second to a second
+    ("AllAtOnce", 1.0),
+    ("Canary10Percent5Minutes", 500.0),
+    ("Canary25Percent10Minutes", 900.0),
+    ("Linear10PercentEvery1Minute", 900.0),
+    ("Linear30PercentEvery2Minutes", 700.0),
+)
+
+
+def _alias_state(conf: dict[str, Any] | None) -> tuple[str, tuple[tuple[str, float], ...]] | None:
+    if conf is None:
+        return None
+    weights = (conf.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {}
+    return conf["FunctionVersion"], tuple(sorted((k, float(v)) for k, v in weights.items()))
+
+
+class DeployHarness(Harness):
+    """Rounds of ``deploy prod --version V`` killed with SIGKILL at a random moment (or
+    left to finish), then checked: the alias is at a state the deployment passes
+    through (before, a weight of its strategy, after), never another; ``deploy status``
+    tells the truth (a killed InProgress deployment's process is reported gone, its last
+    step is where the alias is); ``deploy stop`` rolls it back; ``fsck`` is clean."""
+
+    def setup_deploy(self) -> None:
+        self.root.mkdir(parents=True)
+        for v in range(1, 4):
+            (self.root / "app.py").write_text(HANDLER.format(gen=v))
+            if v == 1:
+                self.ok("init", "--name", "crash")
+            self.ok("publish")
+        self.ok("alias", "create", "prod", "--version", "1")
+        self.has["fsck"] = True
+        self.deployments: set[str] = set()
+
+    def deploy_round(self, seed: int) -> None:
+        rng = random.Random(seed)
+        self.summary.rounds += 1
+        self.summary.seeds.append(seed)
+        before = _alias_state(self.ok("alias", "get", "prod"))
+        if before is None:
+            return
+        old = before[0]
+        target = rng.choice([v for v in ("1", "2", "3") if v != old])
+        strategy, speed = rng.choice(DEPLOY_STRATEGIES)
+        args = ["deploy", "prod", "--version", target, "--strategy", strategy, "--speed",
+                str(speed)]  # fmt: skip
+        if rng.random() < 0.3:
+            args += ["--pre-traffic-command", "sleep 0.1"]
+        delay = rng.uniform(0.0, 1.6)
+        out = self.run_killed(args, delay)
+        self.summary.outcomes[f"deploy:{out.status}"] += 1
+        from lambdaver.model.deploy import parse_strategy
+
+        weights = [s.weight for s in parse_strategy(strategy).steps if s.weight < 1.0]
+        allowed = {before, (target, ())} | {(old, ((target, w),)) for w in weights}
+        after = _alias_state(self.ok("alias", "get", "prod"))
+        if after not in allowed:
+            self.violation(f"{strategy} {old}->{target}: alias at {after}, not one of {allowed}")
+        status = self.run("deploy", "status")
+        record = json.loads(status.stdout) if status.rc == 0 else None
+        ours = record is not None and record["DeploymentId"] not in self.deployments
+        if out.rc == 0:
+            if not ours or record is None or record["Status"] != "Succeeded":
+                self.violation(f"a deployment that exited 0 is not Succeeded: {record}")
+            elif after != (target, ()):
+                self.violation(f"Succeeded but the alias is at {after}")
+        elif out.status == "killed" and ours and record is not None:
+            self.check_killed(record, old, target, after)
+        elif out.status != "killed":
+            self.violation(f"deploy exited {out.rc}: {out.stderr.strip()[-300:]}")
+        if ours and record is not None:
+            self.deployments.add(record["DeploymentId"])
+        elif after != before:
+            self.violation(f"no deployment recorded, yet the alias moved: {before} -> {after}")
+        fsck = self.run("fsck")
+        self.summary.fsck_runs += 1
+        if fsck.rc != 0:
+            self.violation(f"fsck after a killed deploy: {fsck.stdout.strip()[-300:]}")
+        if self.run("deploy", "list").rc != 0:
+            self.violation("deploy list failed")
+
+    def check_killed(self, record: dict[str, Any], old: str, target: str, after: Any) -> None:
+        if record["Status"] == "InProgress":
+            if record.get("Process", {}).get("Running") is not False:
+                self.violation("a killed deployment's process is reported running")
+            steps = record["Steps"]
+            expected = (old, ()) if not steps else (
+                (target, ()) if steps[-1]["Weight"] >= 1.0
+                else (old, ((target, float(steps[-1]["Weight"])),))
+            )  # fmt: skip
+            if after != expected:
+                self.violation(f"status says step {len(steps)} ({expected}), alias at {after}")
+            self.summary.outcomes["deploy:killed in progress, then stopped"] += 1
+            stop = self.run("deploy", "stop", record["DeploymentId"])
+            stopped = json.loads(stop.stdout) if stop.rc == 0 else None
+            if stopped is None or stopped["Status"] != "Stopped":
+                self.violation(f"deploy stop failed: {stop.stderr.strip()}")
+            back = _alias_state(self.ok("alias", "get", "prod"))
+            if back != (old, ()):
+                self.violation(f"deploy stop left the alias at {back}, not ({old}, ())")
+        elif record["Status"] == "Succeeded" and after != (target, ()):
+            self.violation(f"Succeeded but the alias is at {after}")
+        elif (
+            record["Status"] in ("Failed", "Stopped")
+            and after != (old, ())
+            and record.get("RolledBack")
+        ):
+            self.violation(f"{record['Status']} and rolled back, but the alias is at {after}")
+
+
+def run_deploy(
+    rounds: int, seed: int, *, keep: Path | None = None, verbose: bool = True
+) -> Summary:
+    """``rounds`` killed (or finished) deployments on one function; see DeployHarness."""
+    start = time.monotonic()
+    workdir = Path(tempfile.mkdtemp(prefix="lambdaver-crash-deploy-")) if keep is None else keep
+    try:
+        h = DeployHarness(workdir, verbose=verbose)
+        h.setup_deploy()
+        master = random.Random(seed)
+        for _ in range(rounds):
+            h.deploy_round(master.getrandbits(31))
+        h.summary.elapsed = time.monotonic() - start
+        return h.summary
+    finally:
+        if keep is None:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=200, help="rounds to run (default 200)")
@@ -622,15 +754,21 @@ def main(argv: list[str] | None = None) -> int:
         help="leave this operation out (publish, config, update, rollback, promote, delete, "
         "prune, gc); repeatable",
     )
-    args = parser.parse_args(argv)
-    summary = run(
-        args.rounds,
-        args.seed,
-        max_delay_ms=args.max_delay_ms,
-        keep=args.keep,
-        verbose=not args.quiet,
-        exclude=tuple(args.exclude),
+    parser.add_argument(
+        "--deploy", action="store_true", help="kill 'lambdaver deploy' instead (run_deploy)"
     )
+    args = parser.parse_args(argv)
+    if args.deploy:
+        summary = run_deploy(args.rounds, args.seed, keep=args.keep, verbose=not args.quiet)
+    else:
+        summary = run(
+            args.rounds,
+            args.seed,
+            max_delay_ms=args.max_delay_ms,
+            keep=args.keep,
+            verbose=not args.quiet,
+            exclude=tuple(args.exclude),
+        )
     data = summary.as_json()
     if args.json:
         args.json.write_text(json.dumps(data, indent=2) + "\n")

@@ -45,6 +45,7 @@ VERB_MODULES: dict[str, tuple[str, ...]] = {
         "create-function-url-config", "get-function-url-config", "update-function-url-config",
         "delete-function-url-config", "list-function-url-configs",
     ),
+    "lambdaver.cli.commands_deploy": ("deploy",),
 }  # fmt: skip
 
 

@@ -20,7 +20,7 @@ forward change (its parent is the head), so it too can be undone.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 from lambdaver.errors import (
@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 CREATE = "create"
 UPDATE = "update"
 ROLLBACK = "rollback"
+DEPLOY = "deploy"  # a step of ``lambdaver deploy`` (service/deploy.py)
 
 DESCRIPTION_MAX = 256
 
@@ -93,9 +94,11 @@ def _commit(
     change: str,
     parent: int | None,
     promoted_from: str | None = None,
+    also: Callable[[], object] | None = None,
 ) -> AliasConfiguration:
     """Move the ref (compare-and-swap from ``old``; ``None``: create) and append the log
-    entry in one transaction.  The caller holds the repository lock.
+    entry in one transaction (with ``also``'s writes: a deployment's record).  The caller
+    holds the repository lock.
 
     An update that changes nothing (same version, weights and description) still gets a
     new RevisionId, as AWS's does, but no history entry: the history records changes, so
@@ -118,6 +121,8 @@ def _commit(
                 )
             if not unchanged:
                 meta.log_append(ALIASES, state.name, repo.now(), change, logged, parent)
+            if also is not None:
+                also()
     except Conflict as exc:  # we hold the lock, so only a writer that ignores it gets here
         if old is None:
             raise ResourceConflictException(
@@ -263,7 +268,7 @@ def _history_entry(repo: Repository, entry: LogEntry) -> HistoryEntry:
 
 def alias_history(repo: Repository, name: str) -> AliasHistory:
     """Every state the alias has had, newest first: an AliasConfiguration plus
-    ``ChangedAt`` and ``Change`` (``create``, ``update``, ``rollback``), and
+    ``ChangedAt`` and ``Change`` (``create``, ``update``, ``rollback``, ``deploy``), and
     ``PromotedFrom`` for a change made by ``promote``."""
     validate_alias_name(name)
     if repo.meta.get(ALIASES, name) is None:

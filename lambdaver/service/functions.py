@@ -228,6 +228,10 @@ def aliases_by_version(repo: Repository) -> dict[str, list[str]]:
     return out
 
 
+#: service/deploy.py's records; while one is in progress its target version is its k2.
+DEPLOYMENTS = "deployments"
+
+
 def aliases_of(repo: Repository, version: str) -> list[str]:
     return repo.meta.find(ALIASES, version)
 
@@ -694,6 +698,11 @@ def delete_version(repo: Repository, qualifier: str) -> None:
                 raise ResourceConflictException(
                     "Unable to delete version because the following aliases reference it: "
                     f"[{', '.join(users)}]"
+                )
+            for deployment in repo.meta.find(DEPLOYMENTS, number):  # active ones only
+                raise ResourceConflictException(
+                    f"Unable to delete version because deployment {deployment} is moving an "
+                    f"alias to it; wait for it to end or run 'lambdaver deploy stop {deployment}'"
                 )
             repo.meta.remove(VERSIONS, number)
             from lambdaver.service.qualified import forget_qualifier
