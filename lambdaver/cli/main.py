@@ -40,6 +40,8 @@ VERB_MODULES: dict[str, tuple[str, ...]] = {
     ),
     "lambdaver.cli.commands_wait": ("wait",),
     "lambdaver.cli.commands_serve": ("serve",),
+    "lambdaver.cli.commands_schedule": ("schedule",),
+    "lambdaver.cli.commands_events": ("events",),
 }  # fmt: skip
 
 
