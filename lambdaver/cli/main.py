@@ -40,6 +40,11 @@ VERB_MODULES: dict[str, tuple[str, ...]] = {
     ),
     "lambdaver.cli.commands_wait": ("wait",),
     "lambdaver.cli.commands_serve": ("serve",),
+    "lambdaver.cli.commands_policy": ("add-permission", "get-policy", "remove-permission"),
+    "lambdaver.cli.commands_urls": (
+        "create-function-url-config", "get-function-url-config", "update-function-url-config",
+        "delete-function-url-config", "list-function-url-configs",
+    ),
     "lambdaver.cli.commands_schedule": ("schedule",),
     "lambdaver.cli.commands_events": ("events",),
 }  # fmt: skip

@@ -243,6 +243,9 @@ def delete_alias(repo: Repository, name: str) -> None:
         with repo.meta.transaction():
             repo.meta.remove(ALIASES, name)
             repo.meta.log_clear(ALIASES, name)
+            from lambdaver.service.qualified import forget_qualifier
+
+            forget_qualifier(repo, name)  # its policy and function URL go with it
 
 
 def _history_entry(repo: Repository, entry: LogEntry) -> HistoryEntry:

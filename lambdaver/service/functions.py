@@ -696,3 +696,6 @@ def delete_version(repo: Repository, qualifier: str) -> None:
                     f"[{', '.join(users)}]"
                 )
             repo.meta.remove(VERSIONS, number)
+            from lambdaver.service.qualified import forget_qualifier
+
+            forget_qualifier(repo, number)  # its policy goes with it
