@@ -231,9 +231,10 @@ def test_filters_by_prefix_suffix_and_event_type(prod: Fn, tmp_path: Path) -> No
     assert r.exit_code == 254
     assert "Configurations overlap." in r.stderr
     rows = buckets.describe(Repository.discover(prod.root))
-    assert [(row["Name"], row["Qualifier"]) for row in rows] == [
+    assert [(row["Id"], row["Qualifier"]) for row in rows] == [
         ("uploads/jpgs", "prod"), ("uploads/gone", "prod")]  # fmt: skip
     assert rows[0]["Source"] == "arn:aws:s3:::uploads"
+    assert rows[0]["State"] == "Enabled, s3:ObjectCreated:*, prefix photos/, suffix .jpg"
 
 
 def test_changes_made_while_nothing_ran_are_delivered_at_the_next_poll(

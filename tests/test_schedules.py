@@ -271,3 +271,5 @@ def test_pending_is_due_once_however_many_times_were_missed(prod: Fn) -> None:
     assert row["Type"] == "schedule"
     assert row["Qualifier"] == "prod"
     assert row["Source"] == "arn:aws:events:us-east-1:000000000000:rule/tick"
+    assert row["Id"] == "tick"
+    assert row["State"].startswith("Enabled, rate(1 minute), next ")

@@ -535,21 +535,25 @@ def deliver(repo: Repository, delivery: Delivery, invoke: Invoke) -> Any:
 
 
 def describe(repo: Repository) -> list[dict[str, Any]]:
-    """``triggers list``'s rows: one per notification configuration."""
+    """``triggers list``'s rows, one per notification configuration (the keys of
+    service/triggers.py's ``Trigger``: Type, Id, Source, FunctionArn, Qualifier, State)."""
     rows = []
     for name, raw in repo.meta.items(BUCKETS):
         record = _load(raw)
         for c in record["Notifications"]:
-            filters = "".join(f" {n.lower()}={c[n]}" for n in ("Prefix", "Suffix") if c.get(n))
-            missing = "" if Path(record["Path"]).is_dir() else " (folder missing)"
+            filters = "".join(f", {n.lower()} {c[n]}" for n in ("Prefix", "Suffix") if c.get(n))
+            if Path(record["Path"]).is_dir():
+                state = f"Enabled, {' '.join(c['Events'])}{filters}"
+            else:
+                state = f"Folder missing: {record['Path']}"
             rows.append(
                 {
                     "Type": KIND,
-                    "Name": f"{name}/{c['Id']}",
+                    "Id": f"{name}/{c['Id']}",
                     "Source": bucket_arn(name),
                     "FunctionArn": c["LambdaFunctionArn"],
-                    "Qualifier": c.get("Qualifier") or "$LATEST",
-                    "Detail": ",".join(c["Events"]) + filters + missing,
+                    "Qualifier": c.get("Qualifier"),
+                    "State": state,
                 }
             )
     return rows

@@ -276,7 +276,8 @@ def _record_fired(repo: Repository, delivery: Delivery) -> None:
 
 
 def describe(repo: Repository) -> list[dict[str, Any]]:
-    """``triggers list``'s rows for the schedules."""
+    """``triggers list``'s rows for the schedules (the keys of service/triggers.py's
+    ``Trigger``: Type, Id, Source, FunctionArn, Qualifier, State)."""
     rows = []
     for _name, raw in repo.meta.items(SCHEDULES):
         record = _record(raw)
@@ -284,11 +285,12 @@ def describe(repo: Repository) -> list[dict[str, Any]]:
         rows.append(
             {
                 "Type": KIND,
-                "Name": record["Name"],
+                "Id": record["Name"],
                 "Source": view["Arn"],
                 "FunctionArn": record["Target"],
-                "Qualifier": record.get("Qualifier") or "$LATEST",
-                "Detail": f"{record['ScheduleExpression']}, next {view['NextInvocation']}",
+                "Qualifier": record.get("Qualifier"),
+                "State": f"Enabled, {record['ScheduleExpression']}, next "
+                f"{view['NextInvocation'] or 'never'}",
             }
         )
     return rows
