@@ -46,6 +46,9 @@ VERB_MODULES: dict[str, tuple[str, ...]] = {
         "delete-function-url-config", "list-function-url-configs",
     ),
     "lambdaver.cli.commands_deploy": ("deploy",),
+    "lambdaver.cli.commands_schedule": ("schedule",),
+    "lambdaver.cli.commands_bucket": ("bucket",),
+    "lambdaver.cli.commands_events": ("events",),
 }  # fmt: skip
 
 
