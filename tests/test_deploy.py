@@ -379,6 +379,12 @@ def test_the_target_cannot_be_deleted_during_a_deployment(
     r = two("versions", "delete", "2")
     assert r.exit_code == 254, r
     assert "because deployment d-" in r.stderr and "is moving an alias to it" in r.stderr
+    # nor can prune delete it, though it is not the newest any more
+    two.publish(**{"app.py": "V = 3\n"})
+    pruned = two.ok("versions", "prune", "--keep", "0", "--history-depth", "0")
+    assert pruned["Deleted"] == []
+    kept = {k["Version"]: k["PinnedBy"] for k in pruned["Kept"]}
+    assert any(p.startswith("deployment d-") for p in kept["2"]), kept
     go.touch()
     wait_for_canary(two)
     two.ok("alias", "update", "prod", "--version", "1", "--routing-config", "{}")

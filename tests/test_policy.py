@@ -312,6 +312,15 @@ def test_deleted_version_takes_its_policy(prod: Fn) -> None:
     assert policy.statements(repo_of(prod), "2") == []
 
 
+def test_pruned_version_takes_its_policy(prod: Fn) -> None:
+    prod.publish(**{"app.py": "def handler(e, c):\n    return 2\n"})
+    prod.publish(**{"app.py": "def handler(e, c):\n    return 3\n"})
+    add(prod, "s3", "--qualifier", "2")
+    assert policy.statements(repo_of(prod), "2") != []
+    assert prod.ok("versions", "prune", "--keep", "0", "--history-depth", "0")["Deleted"] == ["2"]
+    assert policy.statements(repo_of(prod), "2") == []
+
+
 # --- allows(): what triggers ask ------------------------------------------------------------
 
 

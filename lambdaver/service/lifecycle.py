@@ -111,6 +111,11 @@ def _pins(
         for v in sorted(reached - current, key=_numeric):
             if v in pins:
                 pins[v].append(f"history of {a.name}")
+    from lambdaver.service.functions import DEPLOYMENTS
+
+    for n in numbers:
+        for deployment in repo.meta.find(DEPLOYMENTS, n):  # deployments in progress only
+            pins[n].append(f"deployment {deployment}")
     for n in numbers[-keep:] if keep > 0 else []:
         pins[n].append(f"--keep {keep}")
     if older_than_days is not None:
@@ -167,8 +172,11 @@ def prune(
             if doomed:
                 with repo.meta.transaction():
                     doomed, kept = plan()  # again, inside the transaction that deletes
+                    from lambdaver.service.qualified import forget_qualifier
+
                     for number in doomed:
                         repo.meta.remove(VERSIONS, number)
+                        forget_qualifier(repo, number)  # its policy goes with it
     return PruneReport(doomed, kept)
 
 
