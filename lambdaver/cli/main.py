@@ -40,6 +40,7 @@ VERB_MODULES: dict[str, tuple[str, ...]] = {
     ),
     "lambdaver.cli.commands_wait": ("wait",),
     "lambdaver.cli.commands_serve": ("serve",),
+    "lambdaver.cli.commands_sync": ("push", "pull"),
 }  # fmt: skip
 
 
