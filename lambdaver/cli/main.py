@@ -49,6 +49,7 @@ VERB_MODULES: dict[str, tuple[str, ...]] = {
     "lambdaver.cli.commands_schedule": ("schedule",),
     "lambdaver.cli.commands_bucket": ("bucket",),
     "lambdaver.cli.commands_events": ("events",),
+    "lambdaver.cli.commands_sync": ("push", "pull"),
 }  # fmt: skip
 
 
