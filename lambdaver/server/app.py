@@ -514,6 +514,7 @@ class Api:
             raise ValidationException.constraint(
                 log_type, "logType", "Member must satisfy enum value set: [Tail, None]"
             )
+        _check_client_context(call.headers.get("x-amz-client-context"))
         payload = call.body
         if kind == "Event":
             from lambdaver.errors import RequestEntityTooLargeException
@@ -634,11 +635,35 @@ def _b64(text: str, field: str) -> bytes:
         ) from exc
 
 
+#: Largest X-Amz-Client-Context header (base64 text), as AWS's Invoke documents.
+MAX_CLIENT_CONTEXT = 3583
+
+
+def _check_client_context(text: str | None) -> None:
+    """Refuse an X-Amz-Client-Context that is not base64 of a JSON object, or too long."""
+    if text is None:
+        return
+    if len(text.encode()) > MAX_CLIENT_CONTEXT:
+        raise InvalidRequestContentException(
+            f"Client context must be at most {MAX_CLIENT_CONTEXT} bytes of base64-encoded data"
+        )
+    try:
+        data = json.loads(base64.b64decode(text, validate=True))
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        data = None
+    if not isinstance(data, dict):
+        raise InvalidRequestContentException(
+            "Client context must be a valid Base64-encoded JSON object."
+        )
+
+
 def _environment(call: Call) -> dict[str, str] | None:
     env = call.field("Environment", dict)
     if env is None:
         return None
-    variables = env.get("Variables") or {}
+    variables = env.get("Variables")
+    if variables is None:
+        variables = {}
     if not isinstance(variables, dict) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in variables.items()
     ):
@@ -653,7 +678,9 @@ def _weights(call: Call) -> dict[str, float] | None:
     routing = call.field("RoutingConfig", dict)
     if routing is None:
         return None
-    weights = routing.get("AdditionalVersionWeights") or {}
+    weights = routing.get("AdditionalVersionWeights")
+    if weights is None:
+        weights = {}
     if not isinstance(weights, dict) or not all(
         isinstance(k, str) and isinstance(v, (int, float)) and not isinstance(v, bool)
         for k, v in weights.items()
