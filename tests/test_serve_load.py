@@ -10,7 +10,6 @@ import random
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 from serve_helpers import start
