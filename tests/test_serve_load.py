@@ -109,3 +109,22 @@ def test_concurrent_clients_lose_no_update(tmp_path: Path) -> None:
     assert final["RevisionId"] == history[-1]["RevisionId"]
     assert final["Description"] == history[-1]["Description"]
     assert run_cli("-C", str(root), "fsck").exit_code == 0
+
+
+def test_the_listening_socket_is_tcp_so_responses_are_not_delayed() -> None:
+    """asyncio turns Nagle's algorithm off (TCP_NODELAY) on accepted connections only when
+    the listening socket's proto says TCP; with proto 0 each response's body waited for
+    the client's delayed ACK: 40 ms on every request."""
+    import socket
+
+    from lambdaver.server.run import bind
+
+    sock = bind("127.0.0.1", 0)
+    try:
+        assert sock.proto == socket.IPPROTO_TCP
+        client = socket.create_connection(sock.getsockname()[:2])
+        accepted, _ = sock.accept()
+        with client, accepted:
+            assert accepted.proto == socket.IPPROTO_TCP
+    finally:
+        sock.close()
