@@ -439,13 +439,27 @@ class Api:
     def list_versions(self, call: Call, fn: str) -> Result:
         from lambdaver.service import functions as svc
 
+        from lambdaver.model.records import VersionRecord, version_configuration
+        from lambdaver.service.functions import VERSIONS
+
         repo = self.unqualified(fn)
-        items = []
-        for v in svc.list_versions(repo).versions:
-            data = v.to_aws()
-            data.pop("Aliases", None)  # lambdaver's extra: not in AWS's shape
-            items.append(data)
-        return 200, self._page(call, "Versions", items, VERSIONS_PAGE), {}
+        start, limit = self._bounds(call, VERSIONS_PAGE)
+        # Only this page's items are decoded and rendered ($LATEST, then ascending, as
+        # svc.list_versions orders them; its per-version aliases are not in AWS's shape).
+        rows = repo.meta.items(VERSIONS, numeric=True)
+        items: list[Any] = []
+        if start == 0:
+            latest = svc.latest_configuration(repo, repo.scan_latest(), LATEST)
+            items.append(latest.to_aws())
+        for _number, record in rows[max(0, start - 1) : start - 1 + limit]:
+            conf = version_configuration(repo.arns, VersionRecord.from_json(record))
+            items.append(conf.to_aws())
+        for item in items:
+            item.pop("Aliases", None)
+        out: dict[str, Any] = {"Versions": items}
+        if start + limit < 1 + len(rows):
+            out["NextMarker"] = _marker(start + limit)
+        return 200, out, {}
 
     # --- aliases -------------------------------------------------------------------------
 
@@ -595,8 +609,17 @@ class Api:
 
     @staticmethod
     def _page(call: Call, key: str, items: list[Any], cap: int) -> dict[str, Any]:
-        """``{key: items of this page}`` plus ``NextMarker`` when more follow.  The marker
-        is the index of the next item, base64-encoded (opaque, as AWS's)."""
+        """``{key: items of this page}`` plus ``NextMarker`` when more follow."""
+        start, limit = Api._bounds(call, cap)
+        out: dict[str, Any] = {key: items[start : start + limit]}
+        if start + limit < len(items):
+            out["NextMarker"] = _marker(start + limit)
+        return out
+
+    @staticmethod
+    def _bounds(call: Call, cap: int) -> tuple[int, int]:
+        """Where this page starts and how many items it holds at most.  The marker is the
+        index of the next item, base64-encoded (opaque, as AWS's)."""
         start = 0
         marker = call.query.get("Marker")
         if marker:
@@ -614,10 +637,11 @@ class Api:
                     raw, "maxItems", "Member must have value between 1 and 10000"
                 )
             limit = min(int(raw), cap)
-        out: dict[str, Any] = {key: items[start : start + limit]}
-        if start + limit < len(items):
-            out["NextMarker"] = base64.urlsafe_b64encode(str(start + limit).encode()).decode()
-        return out
+        return start, limit
+
+
+def _marker(index: int) -> str:
+    return base64.urlsafe_b64encode(str(index).encode()).decode()
 
 
 def _conflict(message: str) -> Exception:
