@@ -437,9 +437,8 @@ class Api:
         return 201, conf.to_aws(), {}
 
     def list_versions(self, call: Call, fn: str) -> Result:
-        from lambdaver.service import functions as svc
-
         from lambdaver.model.records import VersionRecord, version_configuration
+        from lambdaver.service import functions as svc
         from lambdaver.service.functions import VERSIONS
 
         repo = self.unqualified(fn)
