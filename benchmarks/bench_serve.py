@@ -336,16 +336,15 @@ def run_vs_moto(repeat: int = 50, versions: int = 100) -> dict[str, Any]:
                 c.create_alias(FunctionName="bench", Name="live", FunctionVersion="1")
 
             def list_all(c: Any) -> int:
-                pages = c.get_paginator("list_versions_by_function").paginate(
-                    FunctionName="bench"
-                )
+                pages = c.get_paginator("list_versions_by_function").paginate(FunctionName="bench")
                 return sum(len(p["Versions"]) for p in pages)
 
             assert list_all(ours) == list_all(theirs) == versions + 1
             calls = {
                 "GetAlias": (lambda c: c.get_alias(FunctionName="bench", Name="live"), None),
                 "ListVersionsByFunction": (
-                    lambda c: c.list_versions_by_function(FunctionName="bench"), None,
+                    lambda c: c.list_versions_by_function(FunctionName="bench"),
+                    None,
                 ),
                 "ListVersionsByFunction (all pages)": (list_all, None),
                 "PublishVersion": (lambda c: c.publish_version(FunctionName="bench"), change),
