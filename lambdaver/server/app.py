@@ -439,7 +439,7 @@ class Api:
     def list_versions(self, call: Call, fn: str) -> Result:
         from lambdaver.model.records import VersionRecord, version_configuration
         from lambdaver.service import functions as svc
-        from lambdaver.service.functions import VERSIONS
+        from lambdaver.service.repository import VERSIONS
 
         repo = self.unqualified(fn)
         start, limit = self._bounds(call, VERSIONS_PAGE)
