@@ -236,6 +236,18 @@ class Harness:
         fsck = self.cli("fsck")
         if fsck.returncode != 0:
             self.violations.append(f"fsck exit {fsck.returncode}: {fsck.stdout}{fsck.stderr}")
+        probe = self.cli("versions", "list", "--output", "json")
+        if "IncompleteOperation" in probe.stderr:
+            # killed inside UpdateFunctionCode: reads wait for the import to be completed
+            # (by the server's next change, or here by 'recover'), as after a CLI kill
+            self.counts["recovered"] = self.counts.get("recovered", 0) + 1
+            r = self.cli("recover")
+            if r.returncode != 0:
+                self.violations.append(f"recover exit {r.returncode}: {r.stderr}")
+                return
+        elif probe.returncode != 0:
+            self.violations.append(f"versions list exit {probe.returncode}: {probe.stderr}")
+            return
         listed = {
             v["Version"]: v["CodeSha256"]
             for v in json.loads(self.cli("versions", "list", "--output", "json").stdout)["Versions"]
