@@ -79,7 +79,8 @@ class ValidationException(ServiceError):
 
     @staticmethod
     def problem(value: object, field: str, constraint: str) -> str:
-        return f"Value '{value}' at '{field}' failed to satisfy constraint: {constraint}"
+        shown = "null" if value is None else f"'{value}'"  # AWS's Java rendering
+        return f"Value {shown} at '{field}' failed to satisfy constraint: {constraint}"
 
 
 class InvalidRequestContentException(ServiceError):

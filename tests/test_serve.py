@@ -345,54 +345,6 @@ def test_latest_changes_are_seen_by_the_next_invoke(lam: Any, project: Path) -> 
     assert (first["v"], second["v"]) == (1, 99)
 
 
-# --- the wire ---------------------------------------------------------------------------
-
-
-def raw(served: Served, method: str, path: str, body: bytes | None = None) -> tuple[int, dict, Any]:
-    req = urllib.request.Request(served.url + path, data=body, method=method)  # noqa: S310 - our own server
-    try:
-        with urllib.request.urlopen(req, timeout=30) as r:  # noqa: S310 - our own server
-            return r.status, dict(r.headers), r.read()
-    except urllib.error.HTTPError as e:
-        return e.code, {k.lower(): v for k, v in e.headers.items()}, json.loads(e.read() or b"{}")
-
-
-@pytest.mark.parametrize(
-    ("method", "path", "body", "status", "code"),
-    [
-        ("GET", "/nowhere", None, 404, "UnknownOperationException"),
-        ("PATCH", "/2015-03-31/functions/x", None, 405, "MethodNotAllowedException"),
-        ("PUT", "/2015-03-31/functions/{n}/configuration", b"{oops", 400,
-         "InvalidRequestContentException"),
-        ("PUT", "/2015-03-31/functions/{n}/configuration", b"[1]", 400,
-         "InvalidRequestContentException"),
-        ("PUT", "/2015-03-31/functions/{n}/configuration", b'{"Timeout": "ten"}', 400,
-         "InvalidRequestContentException"),
-        ("PUT", "/2015-03-31/functions/{n}/configuration", b'{"Timeout": 0}', 400,
-         "ValidationException"),
-        ("GET", "/2015-03-31/functions/..%2Fetc", None, 400, "ValidationException"),
-        ("GET", "/2015-03-31/functions/a%2Fb/aliases", None, 400, "ValidationException"),
-        ("GET", "/2015-03-31/functions/{n}/versions?MaxItems=0", None, 400,
-         "ValidationException"),
-        ("GET", "/2015-03-31/functions/{n}/versions?Marker=%%%", None, 400,
-         "InvalidParameterValueException"),
-        ("POST", "/2015-03-31/functions/{n}/aliases", b"{}", 400, "ValidationException"),
-    ],
-)  # fmt: skip
-def test_bad_requests_are_4xx_with_the_error_type(
-    served: Served, project: Path, method: str, path: str, body: bytes | None, status: int,
-    code: str,
-) -> None:  # fmt: skip
-    from conftest import snapshot
-
-    name = make_fn(project)
-    before = snapshot(project / name)
-    got, headers, data = raw(served, method, path.replace("{n}", name), body)
-    assert (got, headers.get("x-amzn-errortype")) == (status, code), data
-    assert data.get("message") or data.get("Message")
-    assert snapshot(project / name) == before
-
-
 def test_sigterm_stops_the_server_and_its_environments(tmp_path: Path) -> None:
     root = tmp_path / "one"
     root.mkdir()

@@ -437,15 +437,28 @@ class Api:
         return 201, conf.to_aws(), {}
 
     def list_versions(self, call: Call, fn: str) -> Result:
+        from lambdaver.model.records import VersionRecord, version_configuration
         from lambdaver.service import functions as svc
+        from lambdaver.service.repository import VERSIONS
 
         repo = self.unqualified(fn)
-        items = []
-        for v in svc.list_versions(repo).versions:
-            data = v.to_aws()
-            data.pop("Aliases", None)  # lambdaver's extra: not in AWS's shape
-            items.append(data)
-        return 200, self._page(call, "Versions", items, VERSIONS_PAGE), {}
+        start, limit = self._bounds(call, VERSIONS_PAGE)
+        # Only this page's items are decoded and rendered ($LATEST, then ascending, as
+        # svc.list_versions orders them; its per-version aliases are not in AWS's shape).
+        rows = repo.meta.items(VERSIONS, numeric=True)
+        items: list[Any] = []
+        if start == 0:
+            latest = svc.latest_configuration(repo, repo.scan_latest(), LATEST)
+            items.append(latest.to_aws())
+        for _number, record in rows[max(0, start - 1) : start - 1 + limit]:
+            conf = version_configuration(repo.arns, VersionRecord.from_json(record))
+            items.append(conf.to_aws())
+        for item in items:
+            item.pop("Aliases", None)
+        out: dict[str, Any] = {"Versions": items}
+        if start + limit < 1 + len(rows):
+            out["NextMarker"] = _marker(start + limit)
+        return 200, out, {}
 
     # --- aliases -------------------------------------------------------------------------
 
@@ -514,6 +527,7 @@ class Api:
             raise ValidationException.constraint(
                 log_type, "logType", "Member must satisfy enum value set: [Tail, None]"
             )
+        _check_client_context(call.headers.get("x-amz-client-context"))
         payload = call.body
         if kind == "Event":
             from lambdaver.errors import RequestEntityTooLargeException
@@ -594,8 +608,17 @@ class Api:
 
     @staticmethod
     def _page(call: Call, key: str, items: list[Any], cap: int) -> dict[str, Any]:
-        """``{key: items of this page}`` plus ``NextMarker`` when more follow.  The marker
-        is the index of the next item, base64-encoded (opaque, as AWS's)."""
+        """``{key: items of this page}`` plus ``NextMarker`` when more follow."""
+        start, limit = Api._bounds(call, cap)
+        out: dict[str, Any] = {key: items[start : start + limit]}
+        if start + limit < len(items):
+            out["NextMarker"] = _marker(start + limit)
+        return out
+
+    @staticmethod
+    def _bounds(call: Call, cap: int) -> tuple[int, int]:
+        """Where this page starts and how many items it holds at most.  The marker is the
+        index of the next item, base64-encoded (opaque, as AWS's)."""
         start = 0
         marker = call.query.get("Marker")
         if marker:
@@ -613,10 +636,11 @@ class Api:
                     raw, "maxItems", "Member must have value between 1 and 10000"
                 )
             limit = min(int(raw), cap)
-        out: dict[str, Any] = {key: items[start : start + limit]}
-        if start + limit < len(items):
-            out["NextMarker"] = base64.urlsafe_b64encode(str(start + limit).encode()).decode()
-        return out
+        return start, limit
+
+
+def _marker(index: int) -> str:
+    return base64.urlsafe_b64encode(str(index).encode()).decode()
 
 
 def _conflict(message: str) -> Exception:
@@ -634,11 +658,35 @@ def _b64(text: str, field: str) -> bytes:
         ) from exc
 
 
+#: Largest X-Amz-Client-Context header (base64 text), as AWS's Invoke documents.
+MAX_CLIENT_CONTEXT = 3583
+
+
+def _check_client_context(text: str | None) -> None:
+    """Refuse an X-Amz-Client-Context that is not base64 of a JSON object, or too long."""
+    if text is None:
+        return
+    if len(text.encode()) > MAX_CLIENT_CONTEXT:
+        raise InvalidRequestContentException(
+            f"Client context must be at most {MAX_CLIENT_CONTEXT} bytes of base64-encoded data"
+        )
+    try:
+        data = json.loads(base64.b64decode(text, validate=True))
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        data = None
+    if not isinstance(data, dict):
+        raise InvalidRequestContentException(
+            "Client context must be a valid Base64-encoded JSON object."
+        )
+
+
 def _environment(call: Call) -> dict[str, str] | None:
     env = call.field("Environment", dict)
     if env is None:
         return None
-    variables = env.get("Variables") or {}
+    variables = env.get("Variables")
+    if variables is None:
+        variables = {}
     if not isinstance(variables, dict) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in variables.items()
     ):
@@ -653,7 +701,9 @@ def _weights(call: Call) -> dict[str, float] | None:
     routing = call.field("RoutingConfig", dict)
     if routing is None:
         return None
-    weights = routing.get("AdditionalVersionWeights") or {}
+    weights = routing.get("AdditionalVersionWeights")
+    if weights is None:
+        weights = {}
     if not isinstance(weights, dict) or not all(
         isinstance(k, str) and isinstance(v, (int, float)) and not isinstance(v, bool)
         for k, v in weights.items()
