@@ -40,6 +40,12 @@ VERB_MODULES: dict[str, tuple[str, ...]] = {
     ),
     "lambdaver.cli.commands_wait": ("wait",),
     "lambdaver.cli.commands_serve": ("serve",),
+    "lambdaver.cli.commands_queue": ("queue",),
+    "lambdaver.cli.commands_triggers": (
+        "create-event-source-mapping", "get-event-source-mapping",
+        "update-event-source-mapping", "delete-event-source-mapping",
+        "list-event-source-mappings", "triggers",
+    ),
 }  # fmt: skip
 
 
