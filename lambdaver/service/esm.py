@@ -161,6 +161,11 @@ def create_mapping(
             "1 validation error detected: Value null at 'startingPosition' failed to satisfy "
             "constraint: Member must not be null."
         )
+    destination = (extra or {}).get("DestinationConfig")
+    if kind == SQS and isinstance(destination, dict) and destination.get("OnSuccess"):
+        raise InvalidParameterValueException(
+            "Unsupported DestinationConfig parameter for given event source mapping type."
+        )
     default_batch, _max, default_window = KINDS[kind]
     size = default_batch if batch_size is None else batch_size
     win = default_window if window is None else window
