@@ -249,26 +249,26 @@ class QueueStore:
         dlq = self.get(queue.dead_letter_queue) if queue.dead_letter_queue else None
         out: list[Message] = []
         with self.transaction() as c:
-            offset = 0
-            while len(out) < max_messages:
+            after = 0  # by sequence: a message taken (visible again at once with 0 s) is not
+            while len(out) < max_messages:  # taken twice
                 rows = c.execute(
                     "SELECT seq, message_id, body, md5, sent_ms, receive_count, "
                     "first_receive_ms, sender FROM messages "
-                    "WHERE queue_id=? AND visible_at_ms<=? ORDER BY seq LIMIT ? OFFSET ?",
-                    (queue.id, at_ms, max_messages - len(out) + len(exclude), offset),
+                    "WHERE queue_id=? AND visible_at_ms<=? AND seq>? ORDER BY seq LIMIT ?",
+                    (queue.id, at_ms, after, max_messages - len(out) + len(exclude)),
                 ).fetchall()
                 if not rows:
                     break
                 for seq, mid, body, md5, sent, count, first, sender in rows:
+                    after = seq
                     if mid in exclude:
-                        offset += 1
                         continue
                     if len(out) >= max_messages:
                         break
                     if (
                         dlq is not None
                         and queue.max_receive_count is not None
-                        and (count >= queue.max_receive_count)
+                        and count >= queue.max_receive_count
                     ):
                         c.execute(
                             "UPDATE messages SET queue_id=?, receive_count=0, "
@@ -282,8 +282,9 @@ class QueueStore:
                         "visible_at_ms=?, receipt=? WHERE seq=?",
                         (count + 1, first or at_ms, at_ms + vt * 1000, receipt, seq),
                     )
-                    out.append(Message(mid, body, md5, sent, count + 1, first or at_ms,
-                                       receipt, sender))  # fmt: skip
+                    out.append(
+                        Message(mid, body, md5, sent, count + 1, first or at_ms, receipt, sender)
+                    )
         return out
 
     def delete_messages(self, receipts: list[str]) -> int:
