@@ -16,7 +16,7 @@ The database's change counter (SQLite's header, read without SQLite) tells a wat
 """
 
 # str paths on purpose, as service/project.py's (pathlib costs start-up time)
-# ruff: noqa: PTH110, PTH118
+# ruff: noqa: PTH110, PTH116, PTH118
 
 from __future__ import annotations
 
@@ -82,18 +82,41 @@ def db_path(dot: str) -> str:
     return os.path.join(dot, QUEUES_DB)
 
 
-def change_key(dot: str) -> tuple[int, int, int] | None:
-    """Something that changes with every committed change of the queues database (its
-    header's file change counter, inode and size); None when there is none."""
+#: A file ``queue send`` appends one byte to after each message, so that a watcher sees
+#: a change with one ``stat`` (reading the database's header instead would need a file
+#: descriptor on it, and closing that descriptor drops the POSIX locks the watching
+#: process's own SQLite connections hold on the file).
+NOTIFY = "queues.notify"
+NOTIFY_MAX = 4096
+
+
+def change_key(dot: str) -> tuple[int, ...] | None:
+    """Something that changes when a message is sent or the queues change: the
+    ``stat`` of the notification file and of the database (no descriptor opened)."""
+    out: list[int] = []
+    for name in (NOTIFY, QUEUES_DB):
+        try:
+            st = os.stat(os.path.join(dot, name))
+        except OSError:
+            out += [0, 0, 0]
+            continue
+        out += [st.st_ino, st.st_size, st.st_mtime_ns]
+    return tuple(out) if any(out) else None
+
+
+def notify(dot: str) -> None:
+    """Wake a watching server: one byte appended (the file restarts past NOTIFY_MAX)."""
+    path = os.path.join(dot, NOTIFY)
     try:
-        with open(db_path(dot), "rb") as f:
-            header = f.read(28)
-            st = os.fstat(f.fileno())
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            if os.fstat(fd).st_size >= NOTIFY_MAX:
+                os.ftruncate(fd, 0)
+            os.write(fd, b".")
+        finally:
+            os.close(fd)
     except OSError:
-        return None
-    if len(header) < 28:
-        return None
-    return (int.from_bytes(header[24:28], "big"), st.st_ino, st.st_size)
+        pass  # a wake-up only: the server's next scan finds the message anyway
 
 
 class QueueStore:
@@ -447,6 +470,7 @@ def send_message(repo: Repository, name: str, body: str) -> SentMessage:
     q = get_queue(repo, name)
     message_id = repo.new_id()
     md5 = _store(repo).send(q, body, now_ms(), message_id)
+    notify(repo.dot)
     return SentMessage(message_id, md5)
 
 

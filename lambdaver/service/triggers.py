@@ -17,16 +17,19 @@ never in this process).  Then, as Lambda's SQS poller does:
 
 Each delivery's journal entry (``lambdaver logs``) carries ``Trigger``: ``sqs:ARN via ESM
 UUID``.  :func:`poll` delivers everything pending once (``triggers poll``);
-:class:`DeliveryLoop` delivers continuously inside ``lambdaver serve``, woken by the
-change counters of the repositories' databases (a sent message wakes it within one tick,
-:data:`TICK` seconds) and by the moments invisible messages become visible again.
+:class:`DeliveryLoop` delivers continuously inside ``lambdaver serve``.  It sleeps in
+``select`` on an inotify descriptor watching each function's ``.lambdaver/`` (``queue
+send`` appends to ``queues.notify`` there), so a sent message wakes it at once and an idle
+server spends no CPU on it; it also wakes when an invisible message becomes visible again
+or a batching window closes.  Where inotify is missing it polls the files' ``stat``
+every :data:`TICK` seconds instead.
 
 :data:`PROVIDERS` lists the kinds of triggers ``triggers list`` shows (event source
 mappings here; function URLs, buckets and schedules add their own).
 """
 
 # str paths on purpose, as service/project.py's (pathlib costs start-up time)
-# ruff: noqa: PTH118
+# ruff: noqa: PTH116, PTH118
 
 from __future__ import annotations
 
@@ -322,7 +325,7 @@ class DeliveryLoop:
         self.warn = warn
         self.prepare = prepare
         self._stop = threading.Event()
-        self._wake = threading.Event()
+        self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self._busy: dict[str, threading.Thread] = {}
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="lambdaver-delivery", daemon=True)
@@ -335,7 +338,7 @@ class DeliveryLoop:
     def stop(self, timeout: float = 30.0) -> None:
         """Stop watching and wait (at most ``timeout`` s) for batches being delivered."""
         self._stop.set()
-        self._wake.set()
+        self._poke()
         self._thread.join(timeout)
         until = time.monotonic() + timeout
         with self._lock:
@@ -346,36 +349,54 @@ class DeliveryLoop:
     def _keys(self, dirs: list[str]) -> tuple[Any, ...]:
         from lambdaver.service import queues
         from lambdaver.service.repository import DOT
-        from lambdaver.storage.metadata import MetaStore
 
-        out = []
+        out: list[Any] = []
         for d in dirs:
             dot = os.path.join(d, DOT)
-            out.append((MetaStore(os.path.join(dot, "meta.sqlite")).change_key(),
-                        queues.change_key(dot)))  # fmt: skip
+            try:  # stat only: never a descriptor on a database (see queues.NOTIFY)
+                st = os.stat(os.path.join(dot, "meta.sqlite"))
+                meta: tuple[int, ...] = (st.st_ino, st.st_size, st.st_mtime_ns)
+            except OSError:
+                meta = ()
+            out.append((meta, queues.change_key(dot)))
         return tuple(out)
 
     def _run(self) -> None:
+        import select
+
+        watcher = _Inotify.make()
         dirs: list[str] = []
         rescan_at = 0.0
         last: tuple[Any, ...] | None = None
         due: float | None = None
-        while not self._stop.is_set():
-            now = time.monotonic()
-            if now >= rescan_at:
-                try:
-                    dirs = sorted(set(self.functions().values()))
-                except Exception as exc:  # noqa: BLE001 - keep serving; say it once
-                    self._once(f"functions: {exc}", f"delivery: cannot list the functions: {exc}")
-                rescan_at = now + RESCAN_SECONDS
-                last = None
-            keys = self._keys(dirs)
-            if keys != last or (due is not None and now >= due) or self._wake.is_set():
-                self._wake.clear()
-                last = keys
-                due = self._pass(dirs)
-            timeout = TICK if due is None else max(0.0, min(TICK, due - time.monotonic()))
-            self._wake.wait(timeout)
+        woken = True
+        try:
+            while not self._stop.is_set():
+                now = time.monotonic()
+                if now >= rescan_at:
+                    try:
+                        dirs = sorted(set(self.functions().values()))
+                    except Exception as exc:  # noqa: BLE001 - keep serving; say it once
+                        self._once("functions", f"delivery: cannot list the functions: {exc}")
+                    if watcher is not None:
+                        watcher.watch(dirs)
+                    rescan_at = now + RESCAN_SECONDS
+                    woken = True
+                keys = self._keys(dirs) if watcher is None else None
+                if woken or keys != last or (due is not None and now >= due):
+                    last = keys
+                    due = self._pass(dirs)
+                limit = TICK if watcher is None else rescan_at - time.monotonic()
+                if due is not None:
+                    limit = min(limit, due - time.monotonic())
+                fds = [self._wake_r] + ([watcher.fd] if watcher is not None else [])
+                ready, _w, _x = select.select(fds, [], [], max(0.0, limit))
+                woken = bool(ready)
+                for fd in ready:
+                    _drain_fd(fd)
+        finally:
+            if watcher is not None:
+                watcher.close()
 
     def _once(self, key: str, message: str) -> None:
         if key not in self._reported:
@@ -451,7 +472,61 @@ class DeliveryLoop:
         finally:
             with self._lock:
                 self._busy.pop(mapping.uuid, None)
-            self._wake.set()
+            self._poke()
+
+    def _poke(self) -> None:
+        try:
+            os.write(self._wake_w, b".")
+        except OSError:
+            pass  # the pipe is full: a wake-up is pending anyway
+
+
+def _drain_fd(fd: int) -> None:
+    try:
+        while os.read(fd, 65536):
+            pass
+    except BlockingIOError:
+        pass
+
+
+class _Inotify:
+    """Linux's inotify through ctypes: one descriptor, readable when a file in a watched
+    directory is created, written, renamed in or deleted."""
+
+    # IN_MODIFY | IN_MOVED_TO | IN_CREATE | IN_DELETE (not IN_CLOSE_WRITE: closing a
+    # database opened read-write, as every read of this loop does, is no change)
+    MASK = 0x2 | 0x80 | 0x100 | 0x200
+
+    def __init__(self, libc: Any, fd: int) -> None:
+        self.libc = libc
+        self.fd = fd
+        self.watched: dict[str, int] = {}
+
+    @classmethod
+    def make(cls) -> _Inotify | None:
+        try:
+            import ctypes
+            import ctypes.util
+
+            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+            fd = libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
+        except (OSError, AttributeError):
+            return None
+        return cls(libc, fd) if fd >= 0 else None
+
+    def watch(self, dirs: list[str]) -> None:
+        from lambdaver.service.repository import DOT
+
+        wanted = {os.path.join(d, DOT) for d in dirs}
+        for path in set(self.watched) - wanted:
+            self.libc.inotify_rm_watch(self.fd, self.watched.pop(path))
+        for path in wanted - set(self.watched):
+            wd = self.libc.inotify_add_watch(self.fd, os.fsencode(path), self.MASK)
+            if wd >= 0:
+                self.watched[path] = wd
+
+    def close(self) -> None:
+        os.close(self.fd)
 
 
 def start_delivery(
