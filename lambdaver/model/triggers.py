@@ -212,6 +212,9 @@ class ReceivedMessages(Value):
 
 # --- event source mappings -----------------------------------------------------------------
 
+#: The metadata namespace of the mappings (service/esm.py).
+MAPPINGS = "event-source-mappings"
+
 EVENT_SOURCE_ARN_PATTERN = (
     r"arn:(aws[a-zA-Z0-9-]*):([a-zA-Z0-9\-])+:((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?"
     r"-[a-z]+-\d{1})?:(\d{12})?:(.*)"

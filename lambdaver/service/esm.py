@@ -33,6 +33,7 @@ from lambdaver.errors import (
 )
 from lambdaver.model.triggers import (
     KINDS,
+    MAPPINGS,
     SQS,
     STARTING_POSITIONS,
     STREAMS,
@@ -48,8 +49,6 @@ from lambdaver.model.triggers import (
 if TYPE_CHECKING:
     from lambdaver.service.repository import Repository
 
-#: The metadata namespace of the mappings.
-MAPPINGS = "event-source-mappings"
 
 NOT_FOUND = "The resource you requested does not exist."
 WINDOW_RULE = (

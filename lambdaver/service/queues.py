@@ -524,7 +524,7 @@ def delete_queue(repo: Repository, name: str) -> None:
 def _mapping_exists(uuid: str, function_root: str) -> bool:
     """Whether the mapping a consumer row names still exists (a row left by a crash
     between the two writes of a mapping's deletion does not count)."""
-    from lambdaver.service.esm import MAPPINGS
+    from lambdaver.model.triggers import MAPPINGS
     from lambdaver.service.repository import DOT
     from lambdaver.storage.metadata import MetaStore
 
