@@ -50,6 +50,12 @@ VERB_MODULES: dict[str, tuple[str, ...]] = {
     "lambdaver.cli.commands_bucket": ("bucket",),
     "lambdaver.cli.commands_events": ("events",),
     "lambdaver.cli.commands_sync": ("push", "pull"),
+    "lambdaver.cli.commands_queue": ("queue",),
+    "lambdaver.cli.commands_triggers": (
+        "create-event-source-mapping", "get-event-source-mapping",
+        "update-event-source-mapping", "delete-event-source-mapping",
+        "list-event-source-mappings", "triggers",
+    ),
 }  # fmt: skip
 
 

@@ -26,6 +26,9 @@ if TYPE_CHECKING:
     from lambdaver.storage.fileutil import StrPath
 
 JOURNAL_NAME = "journal.jsonl"
+#: The field of an entry that names the trigger that caused the invocation (an event
+#: source mapping's delivery: ``sqs:QUEUE-ARN via ESM UUID``); absent for direct invokes.
+TRIGGER = "Trigger"
 LOCK_NAME = "journal.lock"
 
 

@@ -95,13 +95,29 @@ def serve(
         date_header=True,
     )
     server = _Server(config, on_started=lambda: say(f"Listening on {url_of(sock)}"))
+    delivery = _start_delivery(api, settings, pool, say)
     try:
         server.run(sockets=[sock])
     finally:
         sock.close()
+        delivery.stop()
         api.wait_for_events(EVENT_GRACE_SECONDS)
         pool.close()
     return 0
+
+
+def _start_delivery(api: Api, settings: Settings, pool: Any, say: Callable[[str], None]) -> Any:
+    """The triggers' delivery loop (service/triggers.py), in this process, with the warm
+    environments of the API's invocations."""
+    from lambdaver.server.app import _complete_pending
+    from lambdaver.service.triggers import start_delivery
+
+    def prepare(repo: Any) -> None:
+        repo.on_lock(_complete_pending)
+
+    return start_delivery(
+        api.functions.all, settings, pool, lambda m: say(f"lambdaver: warning: {m}"), prepare
+    )
 
 
 class _Server:
