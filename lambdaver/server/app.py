@@ -68,7 +68,9 @@ _NAME_RE = re.compile(FUNCTION_NAME_PATTERN)
 #: each has ``dispatch(api, call) -> Result | None`` (None: not one of its operations),
 #: asked in this order before the operations of this module.
 EXTENSION_MODULES: tuple[str, ...] = (
-    "lambdaver.server.policy_api", "lambdaver.server.url_api", "lambdaver.server.esm_api",
+    "lambdaver.server.policy_api",
+    "lambdaver.server.url_api",
+    "lambdaver.server.esm_api",
 )
 _EXTENSIONS: list[Callable[[Api, Call], Result | None]] = []
 
