@@ -22,10 +22,11 @@ import os, time
 
 def handler(event, context):
     for r in event["Records"]:
-        if r["body"].startswith("slow"):
+        body = r["body"] if "body" in r else "s3:" + r["s3"]["object"]["key"]
+        if body.startswith("slow"):
             time.sleep(3)
         with open(os.environ["OUT"], "a") as f:
-            f.write(r["body"] + " " + str(time.time()) + "\\n")
+            f.write(body + " " + str(time.time()) + "\\n")
     return {}
 """
 
@@ -115,9 +116,36 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def test_an_idle_server_with_a_mapping_uses_little_cpu(served_fn: Path) -> None:
+def _bucket_on_prod(root: Path, folder: Path) -> None:
+    cli(root, "bucket", "create", "uploads", "--path", str(folder))
+    cli(root, "add-permission", "--statement-id", "s3", "--action", "lambda:InvokeFunction",
+        "--principal", "s3.amazonaws.com", "--source-arn", "arn:aws:s3:::uploads",
+        "--qualifier", "prod")  # fmt: skip
+    cli(root, "bucket", "notify", "uploads", "--function-arn",
+        "arn:aws:lambda:us-east-1:000000000000:function:hello:prod")  # fmt: skip
+
+
+def test_the_running_server_delivers_a_bucket_change(served_fn: Path, tmp_path: Path) -> None:
+    _bucket_on_prod(served_fn, tmp_path / "up")
+    server = serve_helpers.start(served_fn)
+    try:
+        (tmp_path / "up" / "a b.txt").write_text("x")
+        written = time.time()
+        ((body, at),) = wait_for(tmp_path / "out.txt", 1, seconds=15)
+        assert body == "s3:a+b.txt"  # the key, form-encoded as S3 sends it
+        assert at - written < 5.0  # within a few ticks (docs/triggers.md: 0.5 s)
+        entries = cli(served_fn, "logs")["Events"]
+        assert any(e.get("Trigger") == "bucket:uploads" for e in entries)
+    finally:
+        server.stop()
+
+
+def test_an_idle_server_with_a_mapping_uses_little_cpu(served_fn: Path, tmp_path: Path) -> None:
     cli(served_fn, "create-event-source-mapping", "--function-name", "hello:prod",
         "--event-source-arn", Q)  # fmt: skip
+    _bucket_on_prod(served_fn, tmp_path / "up")
+    cli(served_fn, "schedule", "create", "nightly", "--expression", "cron(0 3 * * ? *)",
+        "--target", "arn:aws:lambda:us-east-1:000000000000:function:hello:prod")  # fmt: skip
     server = serve_helpers.start(served_fn)
     try:
         time.sleep(1.0)  # start-up done

@@ -181,3 +181,56 @@ def test_triggers_list_names_the_alias(prod: Fn) -> None:
             "Qualifier": "prod", "State": "Enabled",
         }]
     }  # fmt: skip
+
+
+S3_HANDLER = """\
+def handler(event, context):
+    for r in event.get("Records", []):
+        print("key", r["s3"]["object"]["key"])
+    if event.get("source") == "aws.events":
+        print("scheduled", event["detail-type"])
+    return {}
+"""
+FN_ARN = "arn:aws:lambda:us-east-1:000000000000:function:hello"
+
+
+def test_poll_and_list_take_in_buckets_and_schedules(
+    fn: Fn, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One poll delivers a bucket's changed file and a schedule that is due, each through
+    the alias; ``triggers list`` shows them beside the mappings."""
+    from lambdaver.service import triggers
+
+    fn.publish(**{"app.py": S3_HANDLER})
+    fn.ok("alias", "create", "prod", "--version", "1")
+    fn.ok("bucket", "create", "uploads", "--path", str(tmp_path / "up"))
+    fn.ok("add-permission", "--statement-id", "s3", "--action", "lambda:InvokeFunction",
+          "--principal", "s3.amazonaws.com", "--source-arn", "arn:aws:s3:::uploads",
+          "--qualifier", "prod")  # fmt: skip
+    fn.ok("bucket", "notify", "uploads", "--function-arn", f"{FN_ARN}:prod")
+    fn.ok("schedule", "create", "hourly", "--expression", "rate(1 hour)",
+          "--target", f"{FN_ARN}:prod")  # fmt: skip
+    listed = {(t["Type"], t["Qualifier"]) for t in fn.ok("triggers", "list")["Triggers"]}
+    assert listed == {("bucket", "prod"), ("schedule", "prod")}
+    (tmp_path / "up" / "photo.jpg").write_bytes(b"jpeg")
+    summary = fn.ok("triggers", "poll")
+    assert (summary["Events"], summary["FailedEvents"]) == (1, 0)  # the schedule: not yet
+    # two hours later, the schedule is due (once, for the latest missed time)
+    real = time.time_ns
+
+    class Later:
+        @staticmethod
+        def time_ns() -> int:
+            return real() + 2 * 3600 * 10**9
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(time, name)
+
+    monkeypatch.setattr(triggers, "time", Later())
+    assert fn.ok("triggers", "poll")["Events"] == 1
+    assert fn.ok("triggers", "poll")["Events"] == 0  # nothing pending any more
+    logs = [e for e in fn.ok("logs")["Events"] if e.get("Trigger")]
+    assert sorted(e["Trigger"] for e in logs) == ["bucket:uploads", "schedule:hourly"]
+    assert all(e["ExecutedVersion"] == "1" for e in logs)
+    assert any("key photo.jpg" in e["Log"] for e in logs)
+    assert any("scheduled Scheduled Event" in e["Log"] for e in logs)

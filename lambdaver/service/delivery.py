@@ -49,10 +49,11 @@ class Delivery(Value):
     state: dict[str, Any]
 
 
-def local_invoker(repo: Repository) -> Invoke:
-    """Run the qualifier once, now, in this process (weights apply), and journal the
-    invocation as an ``Event`` carrying ``Trigger``.  Returns the journal's summary:
-    ``ExecutedVersion``, ``StatusCode``, and ``FunctionError`` when the function failed."""
+def local_invoker(repo: Repository, environments: Any = None) -> Invoke:
+    """Run the qualifier once, now (weights apply; in ``environments``, an
+    EnvironmentPool, when given: the server's warm ones), and journal the invocation as an
+    ``Event`` carrying ``Trigger``.  Returns the journal's summary: ``ExecutedVersion``,
+    ``StatusCode``, and ``FunctionError`` when the function failed."""
 
     def invoke(qualifier: str | None, payload: bytes, trigger: str) -> dict[str, Any]:
         from lambdaver.service.invoke import check_event_payload, run_once
@@ -63,6 +64,7 @@ def local_invoker(repo: Repository) -> Invoke:
             qualifier=qualifier,
             payload=payload,
             journal={"InvocationType": "Event", "Trigger": trigger},
+            environments=environments,
         )
         out: dict[str, Any] = {"StatusCode": 202, "ExecutedVersion": version}
         if result.function_error is not None:

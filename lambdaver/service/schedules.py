@@ -25,6 +25,8 @@ from lambdaver.service.delivery import Delivery, Invoke
 from lambdaver.service.sample_events import rule_arn, scheduled_event
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from lambdaver.service.repository import Repository
 
 SCHEDULES = "schedules"
@@ -215,7 +217,9 @@ def _delivery(repo: Repository, record: dict[str, Any], at_ns: int, fired: int |
     )
 
 
-def pending(repo: Repository, now: int) -> list[Delivery]:
+def pending(
+    repo: Repository, now: int, warn: Callable[[str], None] | None = None
+) -> list[Delivery]:
     """One delivery per schedule whose next time is at or before ``now`` (ns): for the
     latest such time, so a schedule missed many times while nothing ran fires once."""
     out = []

@@ -58,6 +58,8 @@ if TYPE_CHECKING:
 
 #: How often the server's delivery loop looks at the databases' change counters.
 TICK = 0.01
+#: How often the server looks for changed bucket files and due schedules.
+EVENTS_TICK = 0.5
 #: How often it looks for functions created or deleted under the served directory.
 RESCAN_SECONDS = 2.0
 
@@ -76,6 +78,8 @@ class Delivery(Value):
 class PollSummary(Value):
     deliveries: list[Delivery]
     problems: list[str]
+    events: int = 0  # bucket and schedule events delivered
+    failed_events: int = 0  # of which the function failed
 
     def to_aws(self) -> dict[str, Any]:
         return {
@@ -83,6 +87,8 @@ class PollSummary(Value):
             "Messages": sum(d.messages for d in self.deliveries),
             "Failures": sum(1 for d in self.deliveries if d.failed),
             "FailedMessages": sum(d.failed for d in self.deliveries),
+            "Events": self.events,
+            "FailedEvents": self.failed_events,
             "Problems": list(self.problems),
         }
 
@@ -236,6 +242,7 @@ def poll(
     pending), then return what was done."""
     deliveries: list[Delivery] = []
     problems: list[str] = []
+    events = failed = 0
     for repo in repos:
         for mapping in firing(repo):
             try:
@@ -245,7 +252,50 @@ def poll(
                     f"event source mapping {mapping.uuid} ({mapping.event_source_arn} -> "
                     f"{mapping.function_arn}): {exc.code}: {exc.message}"
                 )
-    return PollSummary(deliveries, problems)
+        done, failures, trouble = deliver_events(repo, environments=environments, warn=warn)
+        events, failed = events + done, failed + failures
+        problems += trouble
+    return PollSummary(deliveries, problems, events, failed)
+
+
+def event_providers() -> tuple[Any, ...]:
+    """The trigger kinds that hand over events of their own (service/delivery.py's
+    providers): buckets' changed files and due schedules."""
+    from lambdaver.service import buckets, schedules
+
+    return (buckets, schedules)
+
+
+def deliver_events(
+    repo: Repository,
+    *,
+    environments: EnvironmentPool | None = None,
+    warn: Callable[[str], None] | None = None,
+) -> tuple[int, int, list[str]]:
+    """Deliver what the buckets and schedules of ``repo`` have pending, each event one
+    invocation of its qualifier (weights apply): ``(delivered, of which failed,
+    problems)``.  An event that could not be delivered (its alias deleted, say) is a
+    problem and stays pending where its provider keeps it so (a bucket's change)."""
+    from lambdaver.service.delivery import local_invoker
+
+    invoke = local_invoker(repo, environments)
+    done = failed = 0
+    problems: list[str] = []
+    for provider in event_providers():
+        try:
+            due = provider.pending(repo, time.time_ns(), warn=warn)
+        except LambdaverError as exc:
+            problems.append(f"{provider.KIND}: {exc.code}: {exc.message}")
+            continue
+        for delivery in due:
+            try:
+                result = provider.deliver(repo, delivery, invoke)
+            except LambdaverError as exc:
+                problems.append(f"{delivery.trigger}: {exc.code}: {exc.message}")
+                continue
+            done += 1
+            failed += bool(isinstance(result, dict) and result.get("FunctionError"))
+    return done, failed, problems
 
 
 # --- triggers list ----------------------------------------------------------------------
@@ -292,7 +342,16 @@ def _mapping_triggers(repo: Repository) -> list[Trigger]:
 
 #: Who lists a function's triggers: each takes a repository and returns its triggers.
 #: Function URLs, buckets and schedules append theirs (``PROVIDERS.append(f)``).
-PROVIDERS: list[Callable[[Repository], list[Trigger]]] = [_mapping_triggers]
+def _event_triggers(repo: Repository) -> list[Trigger]:
+    keys = ("Type", "Id", "Source", "FunctionArn", "Qualifier", "State")
+    return [
+        Trigger(*(row[k] for k in keys))
+        for provider in event_providers()
+        for row in provider.describe(repo)
+    ]
+
+
+PROVIDERS: list[Callable[[Repository], list[Trigger]]] = [_mapping_triggers, _event_triggers]
 
 
 def list_triggers(repos: Iterable[Repository]) -> TriggerList:
@@ -329,10 +388,14 @@ class DeliveryLoop:
         self._busy: dict[str, threading.Thread] = {}
         self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="lambdaver-delivery", daemon=True)
+        self._events = threading.Thread(
+            target=self._run_events, name="lambdaver-events", daemon=True
+        )
         self._reported: set[str] = set()
 
     def start(self) -> DeliveryLoop:
         self._thread.start()
+        self._events.start()
         return self
 
     def stop(self, timeout: float = 30.0) -> None:
@@ -340,6 +403,7 @@ class DeliveryLoop:
         self._stop.set()
         self._poke()
         self._thread.join(timeout)
+        self._events.join(timeout)
         until = time.monotonic() + timeout
         with self._lock:
             running = list(self._busy.values())
@@ -397,6 +461,32 @@ class DeliveryLoop:
         finally:
             if watcher is not None:
                 watcher.close()
+
+    def _run_events(self) -> None:
+        """Buckets and schedules: every :data:`EVENTS_TICK` seconds, deliver what their
+        providers have pending (a bucket's folder is rescanned then; a schedule fires
+        within that time of its due time)."""
+        from lambdaver.service.repository import Repository
+
+        while not self._stop.wait(EVENTS_TICK):
+            try:
+                dirs = sorted(set(self.functions().values()))
+            except Exception:  # noqa: BLE001, S112 - the mappings' loop reports it
+                continue
+            for d in dirs:
+                if self._stop.is_set():
+                    return
+                try:
+                    repo = Repository(d, self.settings)
+                    if self.prepare is not None:
+                        self.prepare(repo)
+                    _done, _failed, problems = deliver_events(
+                        repo, environments=self.pool, warn=self.warn
+                    )
+                except Exception as exc:  # noqa: BLE001 - a delivery never takes the server down
+                    problems = [f"{d}: {exc}"]
+                for problem in problems:
+                    self._once(f"events:{problem}", f"delivery: {problem}")
 
     def _once(self, key: str, message: str) -> None:
         if key not in self._reported:
