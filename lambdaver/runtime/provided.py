@@ -265,11 +265,11 @@ class RuntimeApiEnvironment(Environment):
     def _answer(
         self, request_id: str, kind: str, body: bytes, headers: dict[str, str]
     ) -> tuple[int, list[tuple[str, str]], bytes]:
-        log = self._cut_log()
         with self.cond:
             inv = self.current
             if inv is None or inv.request_id != request_id:
                 return _error(400, "InvalidRequestID", "Invalid request ID")
+            log = self._cut_log()  # what it wrote before answering
             if kind == "response" and len(body) > MAX_RESPONSE_BYTES:
                 answer: tuple[str, bytes, str | None] = (
                     "error",
