@@ -140,7 +140,7 @@ class RuntimeApiEnvironment(Environment):
         log_r, log_w = os.pipe()
         self.started_at = time.monotonic()
         try:
-            self.proc = subprocess.Popen(  # noqa: S603 - the function's own bootstrap
+            self.proc = subprocess.Popen(
                 command,
                 cwd=self.code_dir,
                 env=env,
@@ -280,10 +280,13 @@ class RuntimeApiEnvironment(Environment):
                     ),
                     "Function.ResponseSizeTooLarge",
                 )
-                status, reply = 413, _error(
+                status, reply = (
                     413,
-                    "RequestEntityTooLarge",
-                    f"Exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes).",
+                    _error(
+                        413,
+                        "RequestEntityTooLarge",
+                        f"Exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes).",
+                    ),
                 )
             else:
                 error_type = None
@@ -352,7 +355,7 @@ class RuntimeApiEnvironment(Environment):
             body, error_type = self.init_error
             inv.log_before = self._cut_log()
             return self._result(inv, body, error_type or _error_type(body), "", None)
-        if self.exit_status is not None or inv.taken_at is None and self._wait_gone():
+        if self.exit_status is not None or (inv.taken_at is None and self._wait_gone()):
             reason = _describe(self.exit_status)
             message = f"RequestId: {request_id} Error: {reason}"
             if inv.taken_at is None:

@@ -90,7 +90,8 @@ API="http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime/invocation"
 while true; do
   HEADERS="$(mktemp)"
   EVENT="$(curl -sS -LD "$HEADERS" "$API/next")"
-  REQUEST_ID="$(grep -i '^Lambda-Runtime-Aws-Request-Id:' "$HEADERS" | tr -d '[:space:]' | cut -d: -f2)"
+  REQUEST_ID="$(grep -i '^Lambda-Runtime-Aws-Request-Id:' "$HEADERS" \\
+    | tr -d '[:space:]' | cut -d: -f2)"
   rm -f "$HEADERS"
   echo "received event: $EVENT"
   curl -sS -o /dev/null -X POST "$API/$REQUEST_ID/response" \\
@@ -347,7 +348,7 @@ def init_function(
         starter.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(starter, text.encode())
         if starter.name == "bootstrap":
-            os.chmod(starter, 0o755)
+            os.chmod(starter, 0o755)  # noqa: S103 - a bootstrap must be executable
     if existing is None or existing.name != fn_name or existing.config != config:
         write_function_file(toml_path, fn_name, config)
     repo = Repository.create(directory, settings)

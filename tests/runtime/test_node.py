@@ -85,9 +85,7 @@ HANDLERS = {"nested handler path": "index.nested.fn", "subdirectory": "src/index
 
 @pytest.mark.parametrize("form", list(FORMS))
 def test_every_handler_form_runs(tmp_path: Path, form: str) -> None:
-    result = invoke(
-        tmp_path, FORMS[form], b'{"x": 7}', handler=HANDLERS.get(form, "index.handler")
-    )
+    result = invoke(tmp_path, FORMS[form], b'{"x": 7}', handler=HANDLERS.get(form, "index.handler"))
     assert (result.function_error, body(result)) == (None, {"got": 7})
 
 
