@@ -91,6 +91,12 @@ class RequestEntityTooLargeException(ServiceError):
     code = "RequestEntityTooLargeException"
 
 
+class InvalidRuntimeException(ServiceError):
+    """The function's runtime cannot run here (its interpreter is not installed)."""
+
+    code = "InvalidRuntimeException"
+
+
 class AccessDeniedException(ServiceError):
     code = "AccessDeniedException"
 

@@ -234,10 +234,10 @@ def test_init_never_runs_user_code_and_respects_given_handler(tmp_path: Path) ->
     assert not (tmp_path / "ran").exists()
 
 
-def test_init_detection_is_python_only(tmp_path: Path) -> None:
+def test_init_python_detection_is_python_only(tmp_path: Path) -> None:
     (tmp_path / "lambda_function.py").write_text("def lambda_handler(e, c): ...\n")
     out, err = init_json(tmp_path, "--runtime", "nodejs20.x")
-    assert (out["Handler"], err) == ("app.handler", "")
+    assert (out["Handler"], err) == ("index.handler", "")  # Node's own default
 
 
 # --- publish warns when the handler cannot be found ---------------------------------------

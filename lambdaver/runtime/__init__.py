@@ -9,7 +9,9 @@ default, :class:`OneShotPool`, starts one per invocation and stops it right afte
 
 This module imports nothing but :mod:`lambdaver.value`: executors are imported by name,
 when a runtime first needs one.  Executors: :mod:`lambdaver.runtime.invoke` (Python, one
-process per invocation), :mod:`lambdaver.runtime.fake` (tests).  The invocation journal
+process per invocation), :mod:`lambdaver.runtime.node` (Node.js),
+:mod:`lambdaver.runtime.provided` (custom runtimes, through the Runtime API),
+:mod:`lambdaver.runtime.fake` (tests).  The invocation journal
 lives in :mod:`lambdaver.runtime.journal`.  See docs/runtime.md.
 """
 
@@ -123,7 +125,19 @@ class OneShotPool(EnvironmentPool):
 
 #: Executors by runtime name or family (``python3.12``, ``python``): an instance, or
 #: ``"module:attribute"`` naming one, imported when first needed.
-EXECUTORS: dict[str, Executor | str] = {"python": "lambdaver.runtime.invoke:PYTHON"}
+EXECUTORS: dict[str, Executor | str] = {
+    "python": "lambdaver.runtime.invoke:PYTHON",
+    "nodejs": "lambdaver.runtime.node:NODE",
+    "provided": "lambdaver.runtime.provided:PROVIDED",
+}
+#: Warm environments (``lambdaver serve``) of families other than Python, by family: a
+#: callable ``(spec, warn) -> Environment`` whose environments serve many invocations in
+#: turn and have the attributes a warm pool reads (``key``, ``spec``, ``dead``,
+#: ``last_used``), or ``"module:attribute"`` naming one.
+WARM_ENVIRONMENTS: dict[str, Callable[..., Environment] | str] = {
+    "nodejs": "lambdaver.runtime.node:warm_environment",
+    "provided": "lambdaver.runtime.provided:RuntimeApiEnvironment",
+}
 #: The family whose executor runs a runtime nothing is registered for (it warns).
 DEFAULT_FAMILY = "python"
 
@@ -154,6 +168,18 @@ def executor_for(runtime: str) -> Executor:
             found = EXECUTORS[name] = getattr(__import__(module, fromlist=[attribute]), attribute)
         return found
     raise LookupError(f"no executor for runtime {runtime!r}")
+
+
+def warm_environment_for(runtime: str) -> Callable[..., Environment] | None:
+    """The warm environment factory registered for ``runtime``'s family, if any."""
+    family = runtime_family(runtime)
+    found = WARM_ENVIRONMENTS.get(runtime) or WARM_ENVIRONMENTS.get(family)
+    if isinstance(found, str):
+        module, _, attribute = found.partition(":")
+        found = WARM_ENVIRONMENTS[family] = getattr(
+            __import__(module, fromlist=[attribute]), attribute
+        )
+    return found
 
 
 # --- what Lambda's platform adds around any runtime ---------------------------------------
@@ -222,6 +248,7 @@ __all__ = [
     "InvokeResult",
     "OneShotPool",
     "TIMED_OUT",
+    "WARM_ENVIRONMENTS",
     "Warn",
     "end_of_log",
     "error_payload",
@@ -230,4 +257,5 @@ __all__ = [
     "register",
     "runtime_family",
     "timed_out",
+    "warm_environment_for",
 ]

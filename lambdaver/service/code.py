@@ -693,10 +693,11 @@ def _replaceable(repo: Repository, state: LatestState) -> bool:
     starter file ``init`` wrote, unchanged (a new function's first import)."""
     if _published(repo, state.tree, None):
         return True
-    from lambdaver.service.functions import STARTER_APP
+    from lambdaver.service.functions import STARTER_APP, STARTER_BOOTSTRAP, STARTER_NODE
 
-    starter = hashlib.sha256(STARTER_APP.encode()).hexdigest()
-    return all(m[3] == starter for m in state.manifest)
+    starters = {hashlib.sha256(s.encode()).hexdigest()
+                for s in (STARTER_APP, STARTER_NODE, STARTER_BOOTSTRAP)}  # fmt: skip
+    return all(m[3] in starters for m in state.manifest)
 
 
 def import_zip(

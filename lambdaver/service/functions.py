@@ -71,6 +71,35 @@ def handler(event, context):
 '''
 
 
+STARTER_NODE = """\
+// Entry point: lambdaver calls handler(event, context), as AWS Lambda does.
+export const handler = async (event, context) => {
+  console.log("received event:", JSON.stringify(event));
+  const name = event && typeof event === "object" && event.name ? event.name : "world";
+  return { message: `Hello, ${name}!`, version: context.functionVersion };
+};
+"""
+
+#: A custom runtime's starter: a bootstrap speaking the Lambda Runtime API with curl.
+STARTER_BOOTSTRAP = """\
+#!/bin/sh
+# A custom runtime (provided.al2023): this file is started once per execution
+# environment, asks the Lambda Runtime API for each event and posts the answer.
+set -eu
+API="http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime/invocation"
+while true; do
+  HEADERS="$(mktemp)"
+  EVENT="$(curl -sS -LD "$HEADERS" "$API/next")"
+  REQUEST_ID="$(grep -i '^Lambda-Runtime-Aws-Request-Id:' "$HEADERS" \\
+    | tr -d '[:space:]' | cut -d: -f2)"
+  rm -f "$HEADERS"
+  echo "received event: $EVENT"
+  curl -sS -o /dev/null -X POST "$API/$REQUEST_ID/response" \\
+    -d "{\\"message\\": \\"Hello from a custom runtime\\", \\"event\\": $EVENT}"
+done
+"""
+
+
 #: What ``init`` writes to ``.lambdaverignore`` (never over an existing one): what a
 #: Lambda deployment package leaves out.  ``.gitignore`` is not read (docs/code.md).
 DEFAULT_IGNORE = """\
@@ -272,6 +301,10 @@ def init_function(
     if (directory / DOT).exists():
         raise ResourceConflictException(f"Function already exist: {fn_name}")
     validate_function_name(fn_name)
+    if runtime is None and existing is None:
+        from lambdaver.service.handlers import detect_runtime
+
+        runtime = detect_runtime(directory)
     base = existing.config if existing else FunctionConfig(runtime=runtime or default_runtime())
     changes = _given(
         runtime=runtime,
@@ -295,18 +328,31 @@ def init_function(
         atomic_write(ignore_path, DEFAULT_IGNORE.encode())
     rules = ignore_rules()
     rules.load(directory)
-    has_python = _has_python_file(directory, rules)
-    if handler is None and existing is None and has_python:
+    from lambdaver.runtime import runtime_family
+
+    family = runtime_family(config.runtime)  # python, nodejs, provided, ...
+    has_python = family == "python" and _has_python_file(directory, rules)
+    if handler is None and existing is None and (has_python or family == "nodejs"):
         from lambdaver.service.handlers import detect_handler
 
         found = detect_handler(directory, config.runtime)
         if found is not None:
             config = config.with_changes(handler=found)
     module = (config.handler or DEFAULT_HANDLER).rpartition(".")[0].replace(".", "/") or "app"
-    if not has_python:
-        starter = directory / f"{module}.py"
+    starter, text = None, ""
+    if family == "python" and not has_python:
+        starter, text = directory / f"{module}.py", STARTER_APP
+    elif family == "nodejs" and not any(
+        (directory / f"{module}{ext}").exists() for ext in ("", ".js", ".mjs", ".cjs")
+    ):
+        starter, text = directory / f"{module}.mjs", STARTER_NODE
+    elif family == "provided" and not (directory / "bootstrap").exists():
+        starter, text = directory / "bootstrap", STARTER_BOOTSTRAP
+    if starter is not None:
         starter.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(starter, STARTER_APP.encode())
+        atomic_write(starter, text.encode())
+        if starter.name == "bootstrap":
+            os.chmod(starter, 0o755)  # noqa: S103 - a bootstrap must be executable
     if existing is None or existing.name != fn_name or existing.config != config:
         write_function_file(toml_path, fn_name, config)
     repo = Repository.create(directory, settings)

@@ -1,10 +1,10 @@
 """Finding a function's handler in its code, without running it: ``init``'s choice of
 handler and ``publish``'s warning when the handler cannot be found.
 
-Python only, and by reading the source with :mod:`ast` (user code is never imported).
-Other runtimes get no detection and no warning: :func:`detect_handler` and
-:func:`handler_problem` are the places to teach them (Node: ``index.js`` /
-``index.mjs`` -> ``index.handler``).
+Python by reading the source with :mod:`ast` (user code is never imported); Node.js by
+file names only (``index.js`` / ``index.mjs`` / ``index.cjs`` -> ``index.handler``, and
+:func:`detect_runtime` makes such a directory a ``nodejs`` function).  Other runtimes get
+no detection and no warning.
 """
 
 from __future__ import annotations
@@ -29,13 +29,59 @@ def is_python(runtime: str) -> bool:
     return runtime.startswith("python")
 
 
+#: The files that make a directory without Python code a Node.js function.
+NODE_ENTRY_FILES = ("index.js", "index.mjs", "index.cjs")
+NODE_HANDLER = "index.handler"
+
+
+def is_node(runtime: str) -> bool:
+    return runtime.startswith("nodejs")
+
+
+def detect_runtime(directory: Path) -> str | None:
+    """``nodejs<major>.x`` of the installed ``node`` when ``directory`` holds an
+    ``index.js``/``index.mjs``/``index.cjs`` and no ``.py`` file at its top; else None."""
+    try:
+        names = {p.name for p in directory.iterdir() if p.is_file()}
+    except OSError:
+        return None
+    if any(n.endswith(".py") for n in names) or not names.intersection(NODE_ENTRY_FILES):
+        return None
+    return node_runtime()
+
+
+def node_runtime() -> str:
+    """The Node.js runtime for the installed ``node``: ``nodejs<major>.x`` when AWS has it,
+    else the nearest one AWS has (the newest when there is no ``node``)."""
+    import shutil
+    import subprocess
+
+    from lambdaver.model.config import RUNTIMES
+
+    majors = sorted(int(r[6:-2]) for r in RUNTIMES if r.startswith("nodejs") and r.endswith(".x"))
+    node = shutil.which("node")
+    major = majors[-1]
+    if node is not None:
+        try:
+            out = subprocess.run(
+                [node, "--version"], capture_output=True, text=True, timeout=10, check=False
+            ).stdout
+            found = int(out.strip().lstrip("v").partition(".")[0])
+            major = min(majors, key=lambda m: (abs(m - found), -m))
+        except (OSError, ValueError, subprocess.SubprocessError):
+            pass
+    return f"nodejs{major}.x"
+
+
 def detect_handler(directory: Path, runtime: str) -> str | None:
     """The handler ``init`` should use for the code in ``directory``, or None for the
     default: ``lambda_function.lambda_handler`` when ``lambda_function.py`` defines
     ``lambda_handler``; else ``module.handler`` (or ``module.lambda_handler``) when exactly
     one top-level module defines such a function."""
+    if is_node(runtime):
+        return NODE_HANDLER
     if not is_python(runtime):
-        return None  # the seam for other runtimes (Node: index.js / index.mjs)
+        return None
     console = directory / f"{CONSOLE_MODULE}.py"
     names = _defined_names(_read(console))
     if names is not None and CONSOLE_FUNCTION in names:

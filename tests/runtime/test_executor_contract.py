@@ -186,11 +186,13 @@ def test_runtime_families() -> None:
     assert runtime_family("java") == "java"
 
 
-def test_only_python_is_registered_and_runs_every_other_runtime() -> None:
+def test_python_node_and_provided_are_registered_and_python_runs_the_rest() -> None:
     python = executor_for("python3.12")
     assert type(python).__name__ == "PythonExecutor"
-    assert set(EXECUTORS) == {"python"} and DEFAULT_FAMILY == "python"
-    for runtime in ("python3.8", "nodejs20.x", "provided.al2023", "weird"):
+    assert set(EXECUTORS) == {"python", "nodejs", "provided"} and DEFAULT_FAMILY == "python"
+    assert type(executor_for("nodejs20.x")).__name__ == "NodeExecutor"
+    assert type(executor_for("provided.al2023")).__name__ == "ProvidedExecutor"
+    for runtime in ("python3.8", "java21", "weird"):
         assert executor_for(runtime) is python
 
 
@@ -211,7 +213,7 @@ def test_a_runtime_without_its_executor_runs_as_python_after_a_warning(tmp_path:
     spec = EnvironmentSpec(
         code_dir=tmp_path,
         handler="app.handler",
-        runtime="nodejs20.x",
+        runtime="java21",
         environment={},
         function_name="hello",
         function_version="$LATEST",
@@ -220,12 +222,12 @@ def test_a_runtime_without_its_executor_runs_as_python_after_a_warning(tmp_path:
         region="us-east-1",
     )
     warnings: list[str] = []
-    environment = executor_for("nodejs20.x").start(spec, warn=warnings.append)
+    environment = executor_for("java21").start(spec, warn=warnings.append)
     try:
         assert json.loads(call(environment).payload) == "ran"
     finally:
         environment.stop()
     assert warnings == [
-        "runtime 'nodejs20.x' is not a Python runtime lambdaver can run; running the handler "
+        "runtime 'java21' is not a Python runtime lambdaver can run; running the handler "
         f"with {interpreter.CURRENT_RUNTIME} ({sys.executable})"
     ]
