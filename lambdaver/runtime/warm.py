@@ -24,6 +24,7 @@ import struct
 import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from lambdaver.runtime import (
@@ -395,7 +396,9 @@ class WarmPool(EnvironmentPool):
     def __init__(self, idle_timeout: float = 300.0) -> None:
         self.idle_timeout = idle_timeout
         self._lock = threading.Lock()
-        self._idle: dict[tuple[str, str], list[WarmEnvironment]] = {}
+        # warm environments of any runtime (WarmEnvironment, runtime/provided.py's): each
+        # has key, spec, dead and last_used
+        self._idle: dict[tuple[str, str], list[Any]] = {}
         self._busy: set[Environment] = set()
         #: the newest key started for each (function, version): older ones are retired
         self._current: dict[tuple[str, str], tuple[Any, ...]] = {}
@@ -406,14 +409,20 @@ class WarmPool(EnvironmentPool):
         self._reaper.start()
 
     def acquire(self, spec: EnvironmentSpec, warn: Warn | None = None) -> Environment:
+        make: Callable[[EnvironmentSpec, Warn | None], Any] = WarmEnvironment
         if runtime_family(spec.runtime) != "python":
-            env = executor_for(spec.runtime).start(spec, warn)
-            with self._lock:
-                self._busy.add(env)
-            return env
+            from lambdaver.runtime import warm_environment_for
+
+            factory = warm_environment_for(spec.runtime)  # Node, custom runtimes
+            if factory is None:  # a family with no warm environment: one-shot
+                once = executor_for(spec.runtime).start(spec, warn)
+                with self._lock:
+                    self._busy.add(once)
+                return once
+            make = factory
         key = _key(spec)
         slot = (spec.function_name, spec.function_version)
-        retired: list[WarmEnvironment] = []
+        retired: list[Any] = []
         with self._lock:
             if self._closed:
                 raise RuntimeError("the environment pool is closed")
@@ -428,8 +437,8 @@ class WarmPool(EnvironmentPool):
         for e in retired:
             e.stop()
         if found is not None:
-            return found
-        env = WarmEnvironment(spec, warn)
+            return found  # type: ignore[no-any-return]
+        env: Environment = make(spec, warn)
         with self._lock:
             self.started += 1
             self._busy.add(env)
@@ -440,22 +449,20 @@ class WarmPool(EnvironmentPool):
         return env
 
     def release(self, environment: Environment) -> None:
+        warm: Any = environment  # key, spec, dead, last_used when it is a warm one
         with self._lock:
             self._busy.discard(environment)
+            key = getattr(warm, "key", None)
+            slot = (warm.spec.function_name, warm.spec.function_version) if key else None
             keep = (
-                isinstance(environment, WarmEnvironment)
-                and not environment.dead
+                slot is not None
+                and not getattr(warm, "dead", True)
                 and not self._closed
-                and self._current.get(
-                    (environment.spec.function_name, environment.spec.function_version)
-                )
-                == environment.key
+                and self._current.get(slot) == key
             )
-            if keep:
-                assert isinstance(environment, WarmEnvironment)  # noqa: S101 - for mypy
-                environment.last_used = time.monotonic()
-                slot = (environment.spec.function_name, environment.spec.function_version)
-                self._idle.setdefault(slot, []).append(environment)
+            if keep and slot is not None:
+                warm.last_used = time.monotonic()
+                self._idle.setdefault(slot, []).append(warm)
         if not keep:
             environment.stop()
 

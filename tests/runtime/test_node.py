@@ -374,3 +374,30 @@ def test_a_warm_node_environment_keeps_module_state(tmp_path: Path) -> None:
     assert first.init_duration_ms is not None and second.init_duration_ms is None
     assert "\tundefined\tINFO\tinit" in first.log and "\tr1\tINFO\tcall 1" in first.log
     assert "init" not in second.log and "\tr2\tINFO\tcall 2" in second.log
+
+
+def test_serve_keeps_a_node_function_warm(tmp_path: Path) -> None:
+    """Through ``lambdaver serve`` (boto3), a Node function's module state persists
+    between invocations and only the first has an ``Init Duration``, as for Python."""
+    import base64
+
+    from tests import serve_helpers
+
+    root = tmp_path / "hello"
+    root.mkdir()
+    (root / "index.mjs").write_text(
+        "let calls = 0;\nexport const handler = async () => ({ calls: ++calls });\n"
+    )
+    assert run_cli("-C", str(tmp_path), "init", str(root), "--runtime", "nodejs20.x").exit_code == 0
+    served = serve_helpers.start(root)
+    try:
+        client = served.client()
+        try:
+            outs = [client.invoke(FunctionName="hello", LogType="Tail") for _ in range(3)]
+        finally:
+            client.close()
+    finally:
+        served.stop()
+    assert [json.loads(o["Payload"].read())["calls"] for o in outs] == [1, 2, 3]
+    logs = [base64.b64decode(o["LogResult"]).decode() for o in outs]
+    assert ["Init Duration" in log for log in logs] == [True, False, False]
