@@ -60,7 +60,7 @@ def test_batches_are_delivered_and_deleted(prod: Fn) -> None:
         prod.ok("queue", "send", "q", f"m{i}")
     summary = prod.ok("triggers", "poll")
     assert summary == {"Deliveries": 3, "Messages": 5, "Failures": 0, "FailedMessages": 0,
-                       "Problems": []}  # fmt: skip
+                       "Events": 0, "FailedEvents": 0, "Problems": []}  # fmt: skip
     assert counts(prod, "q") == (0, 0)
     logged = deliveries(prod)
     assert [e["Trigger"] for e in logged] == [f"sqs:{Q}q via ESM {uuid}"] * 3
