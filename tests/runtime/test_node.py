@@ -401,3 +401,23 @@ def test_serve_keeps_a_node_function_warm(tmp_path: Path) -> None:
     assert [json.loads(o["Payload"].read())["calls"] for o in outs] == [1, 2, 3]
     logs = [base64.b64decode(o["LogResult"]).decode() for o in outs]
     assert ["Init Duration" in log for log in logs] == [True, False, False]
+
+
+def test_latest_node_traces_name_the_function_directorys_files(tmp_path: Path) -> None:
+    """As for Python: $LATEST runs from a copy, but its stack trace names the user's file;
+    a published version's names its frozen copy."""
+    root = tmp_path / "hello"
+    root.mkdir()
+    (root / "index.mjs").write_text(
+        "export const handler = async () => {\n  throw new TypeError('boom');\n};\n"
+    )
+    assert run_cli("-C", str(tmp_path), "init", str(root)).exit_code == 0
+    out = tmp_path / "out.json"
+    r = run_cli("-C", str(root), "invoke", str(out))
+    assert r.exit_code == 1, r
+    trace = json.loads(out.read_text())["trace"]
+    assert f"at handler ({(root / 'index.mjs').as_uri()}:2:9)" in trace[1]
+    assert ".lambdaver" not in json.dumps(trace[:2])
+    assert run_cli("-C", str(root), "publish").exit_code == 0
+    r = run_cli("-C", str(root), "invoke", "--qualifier", "1", str(out))
+    assert ".lambdaver/cache/run/" in json.loads(out.read_text())["trace"][1]

@@ -18,6 +18,7 @@
 const fs = require('fs');
 const path = require('path');
 const util = require('util');
+const { pathToFileURL } = require('url');
 
 // --- the frames of the pipe protocol (kind byte, uint32 length, float64 monotonic s) ---
 const HELLO = 0x48; // 'H'
@@ -66,14 +67,25 @@ function isError(obj) {
   );
 }
 
+/** $LATEST runs from a copy of the function's directory: its stack traces name the
+ * user's files instead (set by runOnce when the job says where they are). */
+const sourceOf = { code: '', source: '' };
+
+function userPaths(line) {
+  if (!sourceOf.source) return line;
+  return line
+    .split(pathToFileURL(sourceOf.code).href).join(pathToFileURL(sourceOf.source).href)
+    .split(sourceOf.code).join(sourceOf.source);
+}
+
 /** The response body of an error: {"errorType", "errorMessage", "trace"}. */
 function toRapidResponse(error) {
   try {
     if (util.types.isNativeError(error) || isError(error)) {
       return {
         errorType: error.name,
-        errorMessage: error.message,
-        trace: error.stack.split('\n'),
+        errorMessage: userPaths(error.message),
+        trace: error.stack.split('\n').map(userPaths),
       };
     }
     return { errorType: typeof error, errorMessage: String(error), trace: [] };
@@ -418,6 +430,7 @@ async function runOnce(jobFd, resultFd) {
   const payload = data.subarray(4 + headerLength);
   patchConsole();
   process.chdir(job.code_dir);
+  if (job.source_dir) Object.assign(sourceOf, { code: job.code_dir, source: job.source_dir });
   const exitAfter = (status) => () => process.exit(status);
   const transport = {
     postResponse: (body, then) => {
