@@ -33,7 +33,7 @@ class SyncVerb(Verb):
 
             if not any(p[0] == profile for p in SettingsMemo(None).load().profiles):
                 app.profile = None  # an AWS profile only
-        setattr(app, "aws_profile", profile)  # noqa: B010 - not an App field: push/pull only
+        app.aws_profile = profile
         return super().invoke(ctx)
 
 
@@ -41,9 +41,7 @@ def _client() -> Any:
     from lambdaver.service import sync
 
     app = get_app()
-    return sync.lambda_client(
-        getattr(app, "aws_profile", None), app.region, getattr(app, "endpoint_url", None)
-    )
+    return sync.lambda_client(app.aws_profile, app.region, app.endpoint_url)
 
 
 def _local_repo() -> Any:
@@ -162,9 +160,9 @@ def pull(directory: str | None) -> None:
     app.function_name = None
     settings = app.settings
     repo = sync.open_for_pull(directory, local_name, settings, first)
-    from lambdaver.cli.state import _complete_pending
+    from lambdaver.cli.state import complete_pending
 
-    repo.on_lock(_complete_pending)
+    repo.on_lock(complete_pending)
     result = sync.pull(repo, client, remote, progress=_progress())
     if app.output_format() == "table":
         for line in result.lines():

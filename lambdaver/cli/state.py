@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 
-def _complete_pending(repo: Any) -> None:
+def complete_pending(repo: Any) -> None:
     """Before a command changes the repository: complete an interrupted checkout or
     import (service/pending.py).  Installed on every repository the CLI opens; it runs
     only when a command takes the lock to change something, never for a read."""
@@ -33,7 +33,9 @@ class App:
         self.operation: str | None = None
         # the aws CLI's global options that mean something here (docs/cli.md)
         self.region: str | None = None
-        self.profile: str | None = None
+        self.profile: str | None = None  # lambdaver's [profiles.P] table
+        self.aws_profile: str | None = None  # push/pull: the AWS profile boto3 reads
+        self.endpoint_url: str | None = None  # push/pull: the Lambda API to talk to
         self.color: str | None = None  # on, off, auto (None: auto)
         self.cli_binary_format: str | None = None  # None: raw JSON, as raw-in-base64-out
         # a list verb: the key of its list, and the paging asked for
@@ -91,7 +93,7 @@ class App:
 
             given = self._settings is not None  # already made for this call
             self._repo = Repository.discover(self._function_dir(), self._settings)
-            self._repo.on_lock(_complete_pending)
+            self._repo.on_lock(complete_pending)
             if not given:
                 self._repo.settings = self._for_call(self._repo.settings)
             self._settings = self._repo.settings
