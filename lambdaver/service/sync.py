@@ -401,7 +401,7 @@ def plan_push(
             there = remote.versions.get(link.remote_version)
             if (
                 there is not None
-                and there.code_sha256 == link.zip_sha256
+                and there.code_sha256 in (link.zip_sha256, link.code_sha256)
                 and link.local_version in locals_
             ):
                 links[link.local_version] = link
@@ -426,12 +426,14 @@ def plan_push(
             continue
         rec = locals_[number]
         _path, zip_sha = packages.get(rec)
-        match = [r for r in by_content.get(_desired(rec, zip_sha), []) if r not in claimed]
+        same = [*by_content.get(_desired(rec, zip_sha), []),
+                *by_content.get(_desired(rec, rec.code_sha256), [])]  # fmt: skip
+        match = [r for r in same if r not in claimed]
         if match:
             claimed.add(match[0])
             steps.append(VersionStep(number, match[0], "adopt", zip_sha))
             continue
-        upload = zip_sha != remote_code
+        upload = remote_code not in (zip_sha, rec.code_sha256)
         remote_code = zip_sha
         steps.append(VersionStep(number, str(next_number), "publish", zip_sha, upload))
         next_number += 1
@@ -770,7 +772,8 @@ def _publish_one(
     path, zip_sha = packages.get(rec)
     revision = {"RevisionId": latest.revision_id} if latest.revision_id else {}
     updated = False
-    if latest.code_sha256 != zip_sha:
+    ours = (zip_sha, rec.code_sha256)  # AWS's CodeSha256, or lambdaver serve's tree hash
+    if latest.code_sha256 not in ours:
         say(f"uploading the code of local version {rec.version}")
         with open(path, "rb") as f:
             client.update_function_code(FunctionName=name, ZipFile=f.read(), **revision)
@@ -784,12 +787,12 @@ def _publish_one(
         )
         _wait(client, "function_updated_v2", FunctionName=name)
     now = client.get_function_configuration(FunctionName=name)
-    if now.get("CodeSha256") != zip_sha:
+    if now.get("CodeSha256") not in ours:
         raise _precondition(
             f"The remote $LATEST of {name} changed during the push (its CodeSha256 is "
             f"{now.get('CodeSha256')}, not {zip_sha}); run push again"
         )
-    params: dict[str, Any] = {"CodeSha256": zip_sha, "Description": rec.description}
+    params: dict[str, Any] = {"CodeSha256": now["CodeSha256"], "Description": rec.description}
     if now.get("RevisionId"):
         params["RevisionId"] = now["RevisionId"]
     published = client.publish_version(FunctionName=name, **params)
@@ -820,16 +823,29 @@ def _download(url: str, code_sha256: str, timeout: float = DOWNLOAD_TIMEOUT) -> 
         ) from exc
     got = base64.b64encode(hashlib.sha256(data).digest()).decode()
     if got != code_sha256:
-        raise RemoteError(
-            "CodeDownloadFailed",
-            f"The code downloaded from {url} has CodeSha256 {got}, not {code_sha256}",
+        raise CodeShaMismatch(
+            data, f"The code downloaded from {url} has CodeSha256 {got}, not {code_sha256}"
         )
     return data
 
 
-def _fetch(client: Any, name: str, version: str, code_sha256: str) -> bytes:
+class CodeShaMismatch(RemoteError):
+    """The zip's sha256 is not the remote's CodeSha256: a download gone wrong, or a remote
+    whose CodeSha256 is lambdaver's tree hash (``lambdaver serve``): checked once the
+    code is in $LATEST."""
+
+    def __init__(self, data: bytes, message: str) -> None:
+        super().__init__("CodeDownloadFailed", message)
+        self.data = data
+
+
+def _fetch(client: Any, name: str, version: str, code_sha256: str) -> tuple[bytes, str | None]:
+    """The zip, and the tree hash it must give (None: its sha256 was checked already)."""
     got = client.get_function(FunctionName=name, Qualifier=version)
-    return _download(str(got["Code"]["Location"]), code_sha256)
+    try:
+        return _download(str(got["Code"]["Location"]), code_sha256), None
+    except CodeShaMismatch as exc:
+        return exc.data, code_sha256
 
 
 def _local_config(v: RemoteVersion) -> FunctionConfig:
@@ -907,7 +923,7 @@ def pull(
         done: list[tuple[str, str, str]] = []
         to_local: dict[str, str] = {}
         left_out: list[str] = []
-        downloaded: dict[str, bytes] = {}
+        downloaded: dict[str, tuple[bytes, str | None]] = {}
         for number in sorted(remote.versions, key=int):
             v = remote.versions[number]
             if number in known:
@@ -915,10 +931,10 @@ def pull(
                 done.append((number, to_local[number], "present"))
                 continue
             _check_latest_replaceable(repo, arn)
-            data = downloaded.get(v.code_sha256) or _fetch(client, remote.name, number,
-                                                           v.code_sha256)  # fmt: skip
-            downloaded[v.code_sha256] = data
-            rec, skipped = _apply(repo, data, _local_config(v), publish=True)
+            data, tree = downloaded.get(v.code_sha256) or _fetch(client, remote.name, number,
+                                                                 v.code_sha256)  # fmt: skip
+            downloaded[v.code_sha256] = (data, tree)
+            rec, skipped = _apply(repo, data, _local_config(v), publish=True, tree=tree)
             left_out += [p for p in skipped if p not in left_out]
             assert rec is not None  # noqa: S101
             _record_version(repo, VersionLink(arn, number, rec.version, rec.code_sha256,
@@ -983,9 +999,11 @@ def _check_latest_replaceable(repo: Repository, arn: str) -> None:
 
 
 def _apply(
-    repo: Repository, data: bytes, cfg: FunctionConfig, *, publish: bool
+    repo: Repository, data: bytes, cfg: FunctionConfig, *, publish: bool, tree: str | None = None
 ) -> tuple[VersionRecord | None, list[str]]:
-    """Put ``data`` (a zip) and ``cfg`` into $LATEST, and publish it if asked (one lock)."""
+    """Put ``data`` (a zip) and ``cfg`` into $LATEST, and publish it if asked (one lock).
+    ``tree``: the CodeSha256 (lambdaver's tree hash) the code must have once imported,
+    when the zip's own sha256 did not match it; otherwise nothing is published."""
     import io
 
     from lambdaver.service.code import import_zip
@@ -994,6 +1012,12 @@ def _apply(
 
     with repo.lock.held():
         result = import_zip(repo, io.BytesIO(data), force=True)
+        if tree is not None and (got := repo.scan_latest().code_sha256) != tree:
+            raise RemoteError(
+                "CodeDownloadFailed",
+                f"The code downloaded has CodeSha256 {got} (as a tree) and another as a zip, "
+                f"not {tree}; $LATEST now holds it, unpublished",
+            )
         update_configuration(
             repo, runtime=cfg.runtime, handler=cfg.handler, memory_size=cfg.memory_size,
             timeout=cfg.timeout, description=cfg.description,
@@ -1013,7 +1037,7 @@ def _pull_latest(
     client: Any,
     remote: Remote,
     arn: str,
-    downloaded: dict[str, bytes],
+    downloaded: dict[str, tuple[bytes, str | None]],
     left_out: list[str],
 ) -> str:
     import json
@@ -1025,9 +1049,9 @@ def _pull_latest(
     if raw is not None and json.loads(raw).get("remote") == key:
         return "unchanged"
     _check_latest_replaceable(repo, arn)
-    data = downloaded.get(latest.code_sha256) or _fetch(client, remote.name, LATEST,
-                                                        latest.code_sha256)  # fmt: skip
-    _rec, skipped = _apply(repo, data, _local_config(latest), publish=False)
+    data, tree = downloaded.get(latest.code_sha256) or _fetch(client, remote.name, LATEST,
+                                                              latest.code_sha256)  # fmt: skip
+    _rec, skipped = _apply(repo, data, _local_config(latest), publish=False, tree=tree)
     left_out += [p for p in skipped if p not in left_out]
     _set_latest_record(repo, arn, key)
     return "updated"
