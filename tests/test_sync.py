@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import json
 import os
 import signal
 import socket
@@ -223,7 +224,7 @@ def test_push_creates_the_function_and_a_second_push_changes_nothing(fn: Fn, aws
     aws.calls.clear()
     again = remote(fn, aws, "push")
     assert again.exit_code == 0, again
-    assert again.json["Changes"] == 0
+    assert again.json["Changes"] == 0, json.dumps(again.json)
     assert aws.changes() == {}
     assert set(aws.calls) == {"ListVersionsByFunction", "ListAliases"}
     assert len(aws.versions()) == 3
@@ -434,3 +435,94 @@ def test_no_verb_but_push_and_pull_imports_boto3(tmp_path: Path) -> None:
         "assert 'boto3' not in sys.modules and 'botocore' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+# --- permissions, function URLs, event source mappings (contract §13's last point) ----
+
+
+def make_triggers(fn: Fn, stream_arn: str) -> None:
+    """Permissions on the function and on prod, a function URL, a Kinesis mapping (kept,
+    never fired here: pushed) and an SQS mapping on a local queue (skipped)."""
+    fn.ok("add-permission", "--statement-id", "s3", "--action", "lambda:InvokeFunction",
+          "--principal", "s3.amazonaws.com", "--source-arn", "arn:aws:s3:::my-bucket",
+          "--source-account", "111111111111")  # fmt: skip
+    fn.ok("add-permission", "--qualifier", "prod", "--statement-id", "acct",
+          "--action", "lambda:InvokeFunction", "--principal", "222222222222")  # fmt: skip
+    fn.ok("create-function-url-config", "--auth-type", "NONE",
+          "--cors", '{"AllowOrigins": ["https://example.com"], "MaxAge": 60}')  # fmt: skip
+    fn.ok("create-event-source-mapping", "--function-name", "hello",
+          "--event-source-arn", stream_arn, "--batch-size", "50",
+          "--starting-position", "LATEST")  # fmt: skip
+    fn.ok("queue", "create", "orders")
+    fn.ok("create-event-source-mapping", "--function-name", "hello:prod",
+          "--event-source-arn", "arn:aws:sqs:us-east-1:000000000000:orders")  # fmt: skip
+
+
+def test_push_carries_permissions_url_and_mappings_the_remote_can_hold(
+    fn: Fn, aws: Aws, moto_url: str
+) -> None:
+    kinesis = boto3.client("kinesis", endpoint_url=moto_url, region_name=REGION)
+    kinesis.create_stream(StreamName="clicks", ShardCount=1)
+    stream = kinesis.describe_stream(StreamName="clicks")["StreamDescription"]["StreamARN"]
+    make_history(fn)
+    make_triggers(fn, stream)
+    plan = remote(fn, aws, "push", "--role", aws.role, "--dry-run")
+    assert plan.exit_code == 0, plan
+    assert [(p["Qualifier"], p["StatementId"], p["Action"]) for p in plan.json["Permissions"]] == [
+        (None, "s3", "create"), ("prod", "acct", "create"),
+    ]  # fmt: skip
+    mappings = {m["EventSourceArn"]: m for m in plan.json["EventSourceMappings"]}
+    assert mappings[stream]["Action"] == "create"
+    skipped = mappings["arn:aws:sqs:us-east-1:000000000000:orders"]
+    assert (skipped["Qualifier"], skipped["Action"]) == ("prod", "skipped")
+    assert "local" in skipped["Reason"]
+    table = remote(fn, aws, "push", "--role", aws.role, "--dry-run", "--output", "table")
+    assert "add permission acct of alias prod" in table.stdout
+    assert "skip event source mapping arn:aws:sqs:us-east-1:000000000000:orders" in table.stdout
+
+    r = remote(fn, aws, "push", "--role", aws.role)
+    assert r.exit_code == 0, r
+    policy = json.loads(aws.client.get_policy(FunctionName="hello")["Policy"])
+    # moto keeps one policy for a function and its versions and aliases (AWS: one per
+    # qualifier; tests/test_sync_serve.py checks that against lambdaver serve)
+    s3 = {st["Sid"]: st for st in policy["Statement"]}["s3"]
+    assert s3["Principal"] == {"Service": "s3.amazonaws.com"}
+    assert s3["Condition"]["ArnLike"]["AWS:SourceArn"] == "arn:aws:s3:::my-bucket"
+    assert s3["Condition"]["StringEquals"]["AWS:SourceAccount"] == "111111111111"
+    assert aws.calls["AddPermission"] == 2
+    url = aws.client.get_function_url_config(FunctionName="hello")
+    assert url["AuthType"] == "NONE"
+    assert url["Cors"]["AllowOrigins"] == ["https://example.com"]
+    got = aws.client.list_event_source_mappings(EventSourceArn=stream)["EventSourceMappings"]
+    assert [(m["BatchSize"], m["FunctionArn"].split(":")[-1]) for m in got] == [(50, "hello")]
+
+    aws.calls.clear()
+    again = remote(fn, aws, "push")
+    assert again.exit_code == 0, again
+    assert again.json["Changes"] == 0, json.dumps(again.json)
+    assert aws.changes() == {}
+
+
+def test_a_remote_statement_with_the_same_id_is_drift(fn: Fn, aws: Aws) -> None:
+    make_history(fn)
+    fn.ok("add-permission", "--statement-id", "s3", "--action", "lambda:InvokeFunction",
+          "--principal", "s3.amazonaws.com", "--source-arn", "arn:aws:s3:::mine")  # fmt: skip
+    assert remote(fn, aws, "push", "--role", aws.role, "--aliases", "dev").exit_code == 0
+    aws.client.remove_permission(FunctionName="hello", StatementId="s3")
+    aws.client.add_permission(
+        FunctionName="hello", StatementId="s3", Principal="s3.amazonaws.com",
+        Action="lambda:InvokeFunction", SourceArn="arn:aws:s3:::theirs",
+    )  # fmt: skip
+    fn.publish(**{"app.py": "def handler(event, context):\n    return {'v': 5}\n"})
+    aws.calls.clear()
+    r = remote(fn, aws, "push", "--aliases", "dev")
+    assert r.exit_code == 254, r
+    assert "PreconditionFailedException" in r.stderr
+    assert "permission s3 of the function" in r.stderr
+    assert "arn:aws:s3:::theirs" in r.stderr
+    assert aws.changes() == {}
+    forced = remote(fn, aws, "push", "--aliases", "dev", "--force")
+    assert forced.exit_code == 0, forced
+    [st] = json.loads(aws.client.get_policy(FunctionName="hello")["Policy"])["Statement"]
+    assert st["Condition"]["ArnLike"]["AWS:SourceArn"] == "arn:aws:s3:::mine"
+    assert remote(fn, aws, "push", "--aliases", "dev").json["Changes"] == 0

@@ -87,7 +87,11 @@ def _progress() -> Any:
     show_default=True,
     help="Which local aliases to push.",
 )
-@click.option("--force", is_flag=True, help="Overwrite remote aliases changed by someone else.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Overwrite remote aliases and permission statements changed by someone else.",
+)
 def push(role: str | None, dry_run: bool, versions: str, aliases: str, force: bool) -> None:
     """Make the remote AWS Lambda function (--function-name, default: this function's
     name) hold this function's versions and aliases.
@@ -95,9 +99,11 @@ def push(role: str | None, dry_run: bool, versions: str, aliases: str, force: bo
     Prints the plan first (what it creates, publishes, moves), then carries it out unless
     --dry-run: each local version the remote lacks is uploaded (the zip `export` makes)
     and published with CodeSha256 and RevisionId preconditions; aliases follow with their
-    weights translated to the remote numbers.  A remote alias changed by someone else
-    since the last push is refused unless --force.  Needs boto3: pip install
-    'lambdaver[aws]'."""
+    weights translated to the remote numbers, then the permissions, function URL configs
+    and event source mappings of the function and of those aliases that the remote can
+    hold (SQS mappings on local queues are skipped).  A remote alias changed by someone
+    else since the last push, or a remote permission with a local one's id and other
+    content, is refused unless --force.  Needs boto3: pip install 'lambdaver[aws]'."""
     from lambdaver.service import sync
 
     app = get_app()

@@ -35,9 +35,13 @@ from lambdaver.service.sync_plan import (
     ALIAS_LINKS,
     LATEST,
     LATEST_LINKS,
+    MAPPING,
+    PERMISSION,
+    URL,
     VERSION_LINKS,
     AliasLink,
     AliasStep,
+    ExtraStep,
     PullResult,
     PushPlan,
     RemoteAlias,
@@ -45,6 +49,8 @@ from lambdaver.service.sync_plan import (
     VersionLink,
     VersionStep,
     env_key,
+    permission_params,
+    url_params,
 )
 
 if TYPE_CHECKING:
@@ -208,6 +214,45 @@ class Remote:
             return None
         return self.latest.arn.removesuffix(":" + LATEST)
 
+    def _qualified(self, qualifier: str | None) -> dict[str, str]:
+        return {"Qualifier": qualifier} if qualifier else {}
+
+    def statements(self, qualifier: str | None) -> dict[str, dict[str, Any]]:
+        """The remote policy's statements by Sid, as AddPermission parameters."""
+        import json
+
+        from botocore.exceptions import ClientError
+
+        try:
+            got = self.client.get_policy(FunctionName=self.name, **self._qualified(qualifier))
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
+                raise
+            return {}
+        document = json.loads(got.get("Policy") or "{}")
+        return {str(st.get("Sid")): permission_params(st) for st in document.get("Statement", [])}
+
+    def url_config(self, qualifier: str | None) -> dict[str, Any] | None:
+        """The remote function URL config of ``qualifier`` as compared (None: none)."""
+        from botocore.exceptions import ClientError
+
+        try:
+            got = self.client.get_function_url_config(
+                FunctionName=self.name, **self._qualified(qualifier)
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
+                raise
+            return None
+        return url_params(str(got.get("AuthType")), got.get("Cors"), got.get("InvokeMode"))
+
+    def mappings(self, source_arn: str, qualifier: str | None) -> list[dict[str, Any]]:
+        """The remote mappings from ``source_arn`` that invoke ``qualifier``."""
+        arn = str(self.arn) + (f":{qualifier}" if qualifier else "")
+        rows = _paginate(self.client, "list_event_source_mappings", "EventSourceMappings",
+                         EventSourceArn=source_arn)  # fmt: skip
+        return [r for r in rows if r.get("FunctionArn") == arn]
+
     def next_version(self) -> int:
         """The number AWS is expected to give the next publish (a prediction: AWS also
         counts versions deleted since)."""
@@ -356,7 +401,7 @@ def plan_push(
             there = remote.versions.get(link.remote_version)
             if (
                 there is not None
-                and there.code_sha256 == link.zip_sha256
+                and there.code_sha256 in (link.zip_sha256, link.code_sha256)
                 and link.local_version in locals_
             ):
                 links[link.local_version] = link
@@ -381,12 +426,14 @@ def plan_push(
             continue
         rec = locals_[number]
         _path, zip_sha = packages.get(rec)
-        match = [r for r in by_content.get(_desired(rec, zip_sha), []) if r not in claimed]
+        same = [*by_content.get(_desired(rec, zip_sha), []),
+                *by_content.get(_desired(rec, rec.code_sha256), [])]  # fmt: skip
+        match = [r for r in same if r not in claimed]
         if match:
             claimed.add(match[0])
             steps.append(VersionStep(number, match[0], "adopt", zip_sha))
             continue
-        upload = zip_sha != remote_code
+        upload = remote_code not in (zip_sha, rec.code_sha256)
         remote_code = zip_sha
         steps.append(VersionStep(number, str(next_number), "publish", zip_sha, upload))
         next_number += 1
@@ -395,7 +442,111 @@ def plan_push(
         _alias_step(repo, remote, arn, a, to_remote, force)
         for _n, a in sorted(chosen_aliases.items())
     ]
-    return PushPlan(remote.name, arn, not remote.exists, steps, alias_steps)
+    extras = plan_extras(repo, remote, alias_steps, force)
+    return PushPlan(remote.name, arn, not remote.exists, steps, alias_steps, extras=extras)
+
+
+LOCAL_QUEUE = (
+    "its queue is local (lambdaver's); SQS mappings on local queues are not pushed, "
+    "create the queue and its mapping on AWS"
+)
+
+
+def plan_extras(
+    repo: Repository, remote: Remote, alias_steps: list[AliasStep], force: bool
+) -> list[ExtraStep]:
+    """The permissions, function URL configs and event source mappings of the
+    unqualified function and of each pushed alias, compared with the remote's (read only
+    where the local side has something to push: nothing local, no call)."""
+    from lambdaver.model.triggers import SQS
+    from lambdaver.service import esm, policy, urls
+
+    on_remote: dict[str | None, bool] = {None: remote.exists}
+    for a in alias_steps:
+        on_remote[a.name] = remote.exists and a.action != "create"
+    mappings = esm.mappings_of(repo)
+    out: list[ExtraStep] = []
+    for qualifier, there in on_remote.items():
+        local = policy.statements(repo, qualifier)
+        remote_statements = remote.statements(qualifier) if local and there else {}
+        for st in local:
+            sid = str(st["Sid"])
+            want = permission_params(st)
+            have = remote_statements.get(sid)
+            if have is None:
+                out.append(ExtraStep(PERMISSION, qualifier, sid, "create", want))
+            elif have == want:
+                out.append(ExtraStep(PERMISSION, qualifier, sid, "unchanged", want))
+            else:
+                differs = ", ".join(
+                    f"{k} {have.get(k)!r}"
+                    for k in sorted({*want, *have})
+                    if want.get(k) != have.get(k)
+                )
+                action, reason = ("update", "replaced (--force)") if force else (
+                    "drift", f"the remote statement has {differs}"
+                )  # fmt: skip
+                out.append(ExtraStep(PERMISSION, qualifier, sid, action, want, reason))
+        try:
+            cfg = urls.get_url_config(repo, qualifier)
+        except ResourceNotFoundException:
+            cfg = None
+        if cfg is not None:
+            want = url_params(cfg.auth_type, cfg.cors, cfg.invoke_mode)
+            have_url = remote.url_config(qualifier) if there else None
+            action = "create" if have_url is None else "unchanged" if have_url == want else "update"
+            out.append(ExtraStep(URL, qualifier, "FunctionUrl", action, want))
+        for m in mappings:
+            if m.qualifier != qualifier:
+                continue
+            params = _mapping_params(m)
+            if m.kind == SQS:
+                out.append(ExtraStep(MAPPING, qualifier, m.event_source_arn, "skipped", params,
+                                     LOCAL_QUEUE))  # fmt: skip
+                continue
+            rows = remote.mappings(m.event_source_arn, qualifier) if there else []
+            if not rows:
+                out.append(ExtraStep(MAPPING, qualifier, m.event_source_arn, "create", params))
+            elif _mapping_same(params, rows[0]):
+                out.append(ExtraStep(MAPPING, qualifier, m.event_source_arn, "unchanged",
+                                     params, remote_id=rows[0].get("UUID")))  # fmt: skip
+            else:
+                out.append(ExtraStep(MAPPING, qualifier, m.event_source_arn, "update", params,
+                                     remote_id=rows[0].get("UUID")))  # fmt: skip
+    return out
+
+
+#: What an update of a mapping may change (the rest is fixed at its creation).
+MAPPING_UPDATABLE = (
+    "BatchSize", "MaximumBatchingWindowInSeconds", "Enabled", "FunctionResponseTypes",
+)  # fmt: skip
+
+
+def _mapping_params(m: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "EventSourceArn": m.event_source_arn,
+        "BatchSize": m.batch_size,
+        "MaximumBatchingWindowInSeconds": m.window,
+        "Enabled": m.enabled,
+    }
+    if m.response_types:
+        out["FunctionResponseTypes"] = list(m.response_types)
+    out.update(m.extra)
+    return out
+
+
+def _mapping_same(want: dict[str, Any], row: dict[str, Any]) -> bool:
+    """Does the remote mapping ``row`` match ``want`` in what an update may change (a
+    member the remote does not show is not compared)?"""
+    state = row.get("State")
+    have = {
+        "BatchSize": row.get("BatchSize"),
+        "MaximumBatchingWindowInSeconds": row.get("MaximumBatchingWindowInSeconds"),
+        "Enabled": None if state is None else state not in ("Disabled", "Disabling"),
+        "FunctionResponseTypes": sorted(row.get("FunctionResponseTypes") or []),
+    }
+    wanted = {**want, "FunctionResponseTypes": sorted(want.get("FunctionResponseTypes") or [])}
+    return all(have[k] is None or have[k] == wanted.get(k) for k in MAPPING_UPDATABLE)
 
 
 def _alias_step(
@@ -463,6 +614,12 @@ def push(
             raise _precondition(
                 f"Refused: remote alias {names}. Nothing was sent. Look at it with "
                 "'aws lambda get-alias', then push --force to overwrite it"
+            )
+        if plan.extra_drift:
+            names = ", ".join(f"{e.key} of {e.where} ({e.reason})" for e in plan.extra_drift)
+            raise _precondition(
+                f"Refused: remote permission {names}. Nothing was sent. Look at it with "
+                "'aws lambda get-policy', then push --force to replace it"
             )
         if plan.create_function and not dry_run and role is None:
             raise InvalidParameterValueException(
@@ -559,7 +716,36 @@ def _carry_out(
             repo,
             AliasLink(arn, a.name, primary, weights, a.description, out.get("RevisionId")),
         )
+    for e in plan.extras:
+        _push_extra(client, name, e, say)
     return plan.replace(function_arn=arn, versions=steps, aliases=alias_steps, done=True)
+
+
+def _push_extra(client: Any, name: str, e: ExtraStep, say: Callable[[str], None]) -> None:
+    """Carry out one ``create`` or ``update`` of a permission, URL config or mapping."""
+    if e.action not in ("create", "update"):
+        return
+    say(str(e.line()))
+    q = {"Qualifier": e.qualifier} if e.qualifier else {}
+    if e.kind == PERMISSION:
+        if e.action == "update":
+            client.remove_permission(FunctionName=name, StatementId=e.key, **q)
+        client.add_permission(FunctionName=name, StatementId=e.key, **e.params, **q)
+    elif e.kind == URL:
+        if e.action == "create":
+            client.create_function_url_config(FunctionName=name, **e.params, **q)
+        else:
+            client.update_function_url_config(
+                FunctionName=name, **{"Cors": {}, "InvokeMode": "BUFFERED", **e.params}, **q
+            )
+    elif e.action == "create":
+        target = f"{name}:{e.qualifier}" if e.qualifier else name
+        client.create_event_source_mapping(FunctionName=target, **e.params)
+    else:
+        changes = {k: e.params[k] for k in MAPPING_UPDATABLE if k in e.params}
+        if "FunctionResponseTypes" not in changes:
+            changes["FunctionResponseTypes"] = []
+        client.update_event_source_mapping(UUID=e.remote_id, **changes)
 
 
 def _config_params(cfg: FunctionConfig) -> dict[str, Any]:
@@ -586,7 +772,8 @@ def _publish_one(
     path, zip_sha = packages.get(rec)
     revision = {"RevisionId": latest.revision_id} if latest.revision_id else {}
     updated = False
-    if latest.code_sha256 != zip_sha:
+    ours = (zip_sha, rec.code_sha256)  # AWS's CodeSha256, or lambdaver serve's tree hash
+    if latest.code_sha256 not in ours:
         say(f"uploading the code of local version {rec.version}")
         with open(path, "rb") as f:
             client.update_function_code(FunctionName=name, ZipFile=f.read(), **revision)
@@ -600,12 +787,12 @@ def _publish_one(
         )
         _wait(client, "function_updated_v2", FunctionName=name)
     now = client.get_function_configuration(FunctionName=name)
-    if now.get("CodeSha256") != zip_sha:
+    if now.get("CodeSha256") not in ours:
         raise _precondition(
             f"The remote $LATEST of {name} changed during the push (its CodeSha256 is "
             f"{now.get('CodeSha256')}, not {zip_sha}); run push again"
         )
-    params: dict[str, Any] = {"CodeSha256": zip_sha, "Description": rec.description}
+    params: dict[str, Any] = {"CodeSha256": now["CodeSha256"], "Description": rec.description}
     if now.get("RevisionId"):
         params["RevisionId"] = now["RevisionId"]
     published = client.publish_version(FunctionName=name, **params)
@@ -636,16 +823,29 @@ def _download(url: str, code_sha256: str, timeout: float = DOWNLOAD_TIMEOUT) -> 
         ) from exc
     got = base64.b64encode(hashlib.sha256(data).digest()).decode()
     if got != code_sha256:
-        raise RemoteError(
-            "CodeDownloadFailed",
-            f"The code downloaded from {url} has CodeSha256 {got}, not {code_sha256}",
+        raise CodeShaMismatch(
+            data, f"The code downloaded from {url} has CodeSha256 {got}, not {code_sha256}"
         )
     return data
 
 
-def _fetch(client: Any, name: str, version: str, code_sha256: str) -> bytes:
+class CodeShaMismatch(RemoteError):
+    """The zip's sha256 is not the remote's CodeSha256: a download gone wrong, or a remote
+    whose CodeSha256 is lambdaver's tree hash (``lambdaver serve``): checked once the
+    code is in $LATEST."""
+
+    def __init__(self, data: bytes, message: str) -> None:
+        super().__init__("CodeDownloadFailed", message)
+        self.data = data
+
+
+def _fetch(client: Any, name: str, version: str, code_sha256: str) -> tuple[bytes, str | None]:
+    """The zip, and the tree hash it must give (None: its sha256 was checked already)."""
     got = client.get_function(FunctionName=name, Qualifier=version)
-    return _download(str(got["Code"]["Location"]), code_sha256)
+    try:
+        return _download(str(got["Code"]["Location"]), code_sha256), None
+    except CodeShaMismatch as exc:
+        return exc.data, code_sha256
 
 
 def _local_config(v: RemoteVersion) -> FunctionConfig:
@@ -723,7 +923,7 @@ def pull(
         done: list[tuple[str, str, str]] = []
         to_local: dict[str, str] = {}
         left_out: list[str] = []
-        downloaded: dict[str, bytes] = {}
+        downloaded: dict[str, tuple[bytes, str | None]] = {}
         for number in sorted(remote.versions, key=int):
             v = remote.versions[number]
             if number in known:
@@ -731,10 +931,10 @@ def pull(
                 done.append((number, to_local[number], "present"))
                 continue
             _check_latest_replaceable(repo, arn)
-            data = downloaded.get(v.code_sha256) or _fetch(client, remote.name, number,
-                                                           v.code_sha256)  # fmt: skip
-            downloaded[v.code_sha256] = data
-            rec, skipped = _apply(repo, data, _local_config(v), publish=True)
+            data, tree = downloaded.get(v.code_sha256) or _fetch(client, remote.name, number,
+                                                                 v.code_sha256)  # fmt: skip
+            downloaded[v.code_sha256] = (data, tree)
+            rec, skipped = _apply(repo, data, _local_config(v), publish=True, tree=tree)
             left_out += [p for p in skipped if p not in left_out]
             assert rec is not None  # noqa: S101
             _record_version(repo, VersionLink(arn, number, rec.version, rec.code_sha256,
@@ -799,9 +999,11 @@ def _check_latest_replaceable(repo: Repository, arn: str) -> None:
 
 
 def _apply(
-    repo: Repository, data: bytes, cfg: FunctionConfig, *, publish: bool
+    repo: Repository, data: bytes, cfg: FunctionConfig, *, publish: bool, tree: str | None = None
 ) -> tuple[VersionRecord | None, list[str]]:
-    """Put ``data`` (a zip) and ``cfg`` into $LATEST, and publish it if asked (one lock)."""
+    """Put ``data`` (a zip) and ``cfg`` into $LATEST, and publish it if asked (one lock).
+    ``tree``: the CodeSha256 (lambdaver's tree hash) the code must have once imported,
+    when the zip's own sha256 did not match it; otherwise nothing is published."""
     import io
 
     from lambdaver.service.code import import_zip
@@ -810,6 +1012,12 @@ def _apply(
 
     with repo.lock.held():
         result = import_zip(repo, io.BytesIO(data), force=True)
+        if tree is not None and (got := repo.scan_latest().code_sha256) != tree:
+            raise RemoteError(
+                "CodeDownloadFailed",
+                f"The code downloaded has CodeSha256 {got} (as a tree) and another as a zip, "
+                f"not {tree}; $LATEST now holds it, unpublished",
+            )
         update_configuration(
             repo, runtime=cfg.runtime, handler=cfg.handler, memory_size=cfg.memory_size,
             timeout=cfg.timeout, description=cfg.description,
@@ -829,7 +1037,7 @@ def _pull_latest(
     client: Any,
     remote: Remote,
     arn: str,
-    downloaded: dict[str, bytes],
+    downloaded: dict[str, tuple[bytes, str | None]],
     left_out: list[str],
 ) -> str:
     import json
@@ -841,9 +1049,9 @@ def _pull_latest(
     if raw is not None and json.loads(raw).get("remote") == key:
         return "unchanged"
     _check_latest_replaceable(repo, arn)
-    data = downloaded.get(latest.code_sha256) or _fetch(client, remote.name, LATEST,
-                                                        latest.code_sha256)  # fmt: skip
-    _rec, skipped = _apply(repo, data, _local_config(latest), publish=False)
+    data, tree = downloaded.get(latest.code_sha256) or _fetch(client, remote.name, LATEST,
+                                                              latest.code_sha256)  # fmt: skip
+    _rec, skipped = _apply(repo, data, _local_config(latest), publish=False, tree=tree)
     left_out += [p for p in skipped if p not in left_out]
     _set_latest_record(repo, arn, key)
     return "updated"

@@ -169,6 +169,110 @@ class AliasStep(Value):
     reason: str = ""
 
 
+PERMISSION = "permission"
+URL = "url"
+MAPPING = "mapping"
+
+
+class ExtraStep(Value):
+    """A permission statement, function URL config or event source mapping of the
+    unqualified function (``qualifier`` None) or of a pushed alias: ``create``, ``update``,
+    ``unchanged``, ``drift`` (a remote statement with the same id and other content:
+    refused without --force) or ``skipped`` (the remote cannot hold it: a mapping on a
+    local queue).  ``key``: the StatementId, ``FunctionUrl``, or the EventSourceArn;
+    ``params``: what is sent (FunctionName and Qualifier aside); ``remote_id``: the UUID
+    of the remote mapping an update changes."""
+
+    kind: str
+    qualifier: str | None
+    key: str
+    action: str
+    params: dict[str, Any]
+    reason: str = ""
+    remote_id: str | None = None
+
+    @property
+    def where(self) -> str:
+        return f"alias {self.qualifier}" if self.qualifier else "the function"
+
+    def to_aws(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"Qualifier": self.qualifier, "Action": self.action}
+        if self.kind == PERMISSION:
+            out["StatementId"] = self.key
+            out["Statement"] = dict(self.params)
+        elif self.kind == URL:
+            out["Config"] = dict(self.params)
+        else:
+            out["EventSourceArn"] = self.key
+            out["Mapping"] = dict(self.params)
+            if self.remote_id:
+                out["UUID"] = self.remote_id
+        if self.reason:
+            out["Reason"] = self.reason
+        return out
+
+    def line(self) -> str | None:
+        what = {
+            PERMISSION: f"permission {self.key} of {self.where}",
+            URL: f"function URL config of {self.where} (AuthType {self.params.get('AuthType')})",
+            MAPPING: f"event source mapping {self.key} -> {self.where}",
+        }[self.kind]
+        if self.action == "create":
+            return ("add " if self.kind == PERMISSION else "create ") + what
+        if self.action == "update":
+            return f"update {what}" + (f" ({self.reason})" if self.reason else "")
+        if self.action == "drift":
+            return f"DRIFT {what}: {self.reason}"
+        if self.action == "skipped":
+            return f"skip {what}: {self.reason}"
+        return None
+
+
+#: AddPermission's parameters and where a statement keeps them (Condition operator, key).
+PERMISSION_CONDITIONS = {
+    "SourceArn": ("ArnLike", "AWS:SourceArn"),
+    "SourceAccount": ("StringEquals", "AWS:SourceAccount"),
+    "FunctionUrlAuthType": ("StringEquals", "lambda:FunctionUrlAuthType"),
+    "PrincipalOrgID": ("StringEquals", "aws:PrincipalOrgID"),
+    "EventSourceToken": ("StringEquals", "lambda:EventSourceToken"),
+}
+
+
+def permission_params(statement: dict[str, Any]) -> dict[str, Any]:
+    """The AddPermission parameters (StatementId aside) that make ``statement``, as the
+    same for a local statement and for the one AWS (or moto) shows back."""
+    principal: Any = statement.get("Principal")
+    if isinstance(principal, dict):
+        principal = principal.get("Service") or principal.get("AWS")
+    text = str(principal)
+    if text.startswith("arn:aws:iam::") and text.endswith(":root"):
+        text = text.split(":")[4]  # an account: AWS shows 123456789012 as its root ARN
+    out: dict[str, Any] = {"Action": str(statement.get("Action")), "Principal": text}
+    condition = {
+        str(op).lower(): {str(k).lower(): v for k, v in (keys or {}).items()}
+        for op, keys in (statement.get("Condition") or {}).items()
+    }
+    for param, (op, key) in PERMISSION_CONDITIONS.items():
+        value = condition.get(op.lower(), {}).get(key.lower())
+        if value is not None:
+            out[param] = str(value)
+    return out
+
+
+def url_params(
+    auth_type: str, cors: dict[str, Any] | None, invoke_mode: str | None
+) -> dict[str, Any]:
+    """A function URL config as compared and sent: empty CORS members and the default
+    InvokeMode (BUFFERED) left out, so AWS's fuller answer compares equal."""
+    out: dict[str, Any] = {"AuthType": auth_type}
+    kept = {k: v for k, v in (cors or {}).items() if v not in (None, [], False, 0, "")}
+    if kept:
+        out["Cors"] = {k: sorted(v) if isinstance(v, list) else v for k, v in kept.items()}
+    if invoke_mode and invoke_mode.upper() != "BUFFERED":  # moto answers "Buffered"
+        out["InvokeMode"] = invoke_mode.upper()
+    return out
+
+
 class PushPlan(Value):
     function_name: str
     function_arn: str | None
@@ -177,10 +281,15 @@ class PushPlan(Value):
     aliases: list[AliasStep]
     dry_run: bool = False
     done: bool = False
+    extras: list[ExtraStep] = []  # noqa: RUF012 - records are immutable by convention
 
     @property
     def drift(self) -> list[AliasStep]:
         return [a for a in self.aliases if a.action == "drift"]
+
+    @property
+    def extra_drift(self) -> list[ExtraStep]:
+        return [e for e in self.extras if e.action == "drift"]
 
     @property
     def changes(self) -> int:
@@ -188,6 +297,7 @@ class PushPlan(Value):
         n = int(self.create_function)
         n += sum(1 for v in self.versions if v.action == "publish")
         n += sum(1 for a in self.aliases if a.action in ("create", "update", "drift"))
+        n += sum(1 for e in self.extras if e.action in ("create", "update", "drift"))
         return n
 
     def to_aws(self) -> dict[str, Any]:
@@ -206,6 +316,9 @@ class PushPlan(Value):
                 for v in self.versions
             ],
             "Aliases": [_alias_json(a) for a in self.aliases],
+            "Permissions": [e.to_aws() for e in self.extras if e.kind == PERMISSION],
+            "FunctionUrlConfigs": [e.to_aws() for e in self.extras if e.kind == URL],
+            "EventSourceMappings": [e.to_aws() for e in self.extras if e.kind == MAPPING],
             "Changes": self.changes,
             "DryRun": self.dry_run,
             "Done": self.done,
@@ -241,8 +354,10 @@ class PushPlan(Value):
                 out.append(f"move alias {a.name} to remote {target}")
             elif a.action == "drift":
                 out.append(f"DRIFT alias {a.name}: {a.reason}; wanted remote {target}")
+        out += [line for e in self.extras if e.action != "skipped" and (line := e.line())]
         if not out:
             out.append(f"{name}: up to date, nothing to push")
+        out += [line for e in self.extras if e.action == "skipped" and (line := e.line())]
         return out
 
 
