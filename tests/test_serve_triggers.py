@@ -131,9 +131,11 @@ def test_the_running_server_delivers_a_bucket_change(served_fn: Path, tmp_path: 
     try:
         (tmp_path / "up" / "a b.txt").write_text("x")
         written = time.time()
-        ((body, at),) = wait_for(tmp_path / "out.txt", 1, seconds=15)
+        ((body, at),) = wait_for(tmp_path / "out.txt", 1, seconds=30)
         assert body == "s3:a+b.txt"  # the key, form-encoded as S3 sends it
-        assert at - written < 5.0  # within a few ticks (docs/triggers.md: 0.5 s)
+        # within a few ticks (docs/triggers.md: 0.5 s) plus a cold start; loose, for a
+        # loaded machine
+        assert at - written < 15.0
         entries = cli(served_fn, "logs")["Events"]
         assert any(e.get("Trigger") == "bucket:uploads" for e in entries)
     finally:
