@@ -766,6 +766,7 @@ class Deployer:
                     traffic.stop(wait=False)
                     traffic = None
                 self._end(STOPPED, MANUAL_STOP, "interrupted (Ctrl-C)", restore=True)
+                self._finish()  # the view's last frame shows the rollback, not the canary
             raise
         finally:
             if traffic is not None:

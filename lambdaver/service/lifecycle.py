@@ -23,6 +23,7 @@ import sqlite3
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from lambdaver.errors import LambdaverError
 from lambdaver.model.names import LATEST
@@ -395,6 +396,9 @@ def fsck(repo: Repository) -> FsckReport:
     for name, raw in alias_rows:
         _check_alias(repo, f, name, raw, set(records))
 
+    # Deployments in progress and their index (docs/deploy.md).
+    _check_deployments(repo, f, set(records), dict(alias_rows))
+
     # The stat cache (invariant 7).
     index = StatCache(Path(repo.dot) / "index")
     for path, entry in sorted(index.entries.items()):
@@ -478,6 +482,162 @@ def _check_alias(repo: Repository, f: _Fsck, name: str, raw: str, versions: set[
             "AliasHistory",
             f"Alias {name}'s state differs from its newest history entry ({head.id})",
             Alias=name,
+        )
+
+
+# --- deployments -------------------------------------------------------------------------
+
+_DEPLOYMENT_STATUSES = ("InProgress", "Succeeded", "Failed", "Stopped")
+#: key -> the type its value must have (checked on every record).
+_DEPLOYMENT_KEYS: dict[str, type | tuple[type, ...]] = {
+    "DeploymentId": str,
+    "AliasName": str,
+    "CurrentVersion": str,
+    "TargetVersion": str,
+    "Status": str,
+    "Steps": list,
+    "Plan": list,
+    "LastRevisionId": str,
+}
+
+
+def _deployment_problems(name: str, raw: str) -> tuple[dict[str, Any] | None, list[str]]:
+    """The record of deployment ``name`` and what is wrong with its form (a record that
+    cannot be used at all comes back as None)."""
+    try:
+        record = json.loads(raw)
+    except ValueError as exc:
+        return None, [f"Deployment {name}'s record is not JSON: {exc}"]
+    if not isinstance(record, dict):
+        return None, [f"Deployment {name}'s record is not a JSON object"]
+    out = []
+    for key, kind in _DEPLOYMENT_KEYS.items():
+        if key not in record:
+            out.append(f"Deployment {name}'s record has no {key}")
+        elif not isinstance(record[key], kind):
+            out.append(f"Deployment {name}'s record has a {key} of the wrong type")
+    if out:
+        return None, out
+    if record["DeploymentId"] != name:
+        out.append(
+            f"Ref deployments/{name} holds the record of deployment {record['DeploymentId']}"
+        )
+    if record["Status"] not in _DEPLOYMENT_STATUSES:
+        out.append(f"Deployment {name}'s Status {record['Status']!r} is not one of "
+                   + ", ".join(_DEPLOYMENT_STATUSES))  # fmt: skip
+    for step in record["Steps"]:
+        if not isinstance(step, dict) or not isinstance(step.get("Weight"), (int, float)):
+            out.append(f"Deployment {name}'s record has a step without a Weight: {step!r}")
+            return None, out
+    return record, out
+
+
+def _routing_text(version: str, weights: dict[str, float]) -> str:
+    return f"version {version}" + "".join(f" with {v} weighted {w:g}" for v, w in weights.items())
+
+
+def _check_deployments(
+    repo: Repository, f: _Fsck, versions: set[str], aliases: dict[str, str]
+) -> None:
+    """Every deployment record can be read; one in progress has its alias and its target,
+    is indexed under both (one per alias), and its alias is in a state the deployment
+    passed through or in the one before it; an ended one is indexed under nothing."""
+    from lambdaver.service.functions import DEPLOYMENTS
+
+    rows = repo.meta.conn.execute(
+        "SELECT name, value, k1, k2 FROM refs WHERE ns=? ORDER BY name", (DEPLOYMENTS,)
+    ).fetchall()
+    active: dict[str, list[str]] = {}
+    for row_name, raw, k1, k2 in rows:
+        name = str(row_name)
+        record, problems = _deployment_problems(name, str(raw))
+        for problem in problems:
+            f.add("BadDeployment", problem, Deployment=name)
+        if record is None:
+            continue
+        alias, target = str(record["AliasName"]), str(record["TargetVersion"])
+        status = record["Status"]
+        if status != "InProgress":
+            if k1 is not None or k2 is not None:
+                f.add(
+                    "DeploymentIndex",
+                    f"Deployment {name} has ended ({status}) but is still indexed under "
+                    + " and ".join(
+                        w for w, k in ((f"alias {k1}", k1), (f"version {k2}", k2)) if k is not None
+                    )
+                    + " (deploy would refuse the alias, versions delete the version)",
+                    Deployment=name,
+                )
+            continue
+        active.setdefault(alias, []).append(name)
+        if k1 != alias:
+            f.add(
+                "DeploymentIndex",
+                f"Deployment {name} is in progress but not indexed under alias {alias} (a "
+                "second deployment of the alias would not be refused)",
+                Deployment=name,
+            )
+        if k2 != target:
+            f.add(
+                "DeploymentIndex",
+                f"Deployment {name} is in progress but not indexed under version {target} "
+                "(versions delete would not see it)",
+                Deployment=name,
+            )
+        if target not in versions:
+            f.add(
+                "DanglingDeployment",
+                f"Deployment {name} is in progress towards version {target}, which does not exist",
+                Deployment=name,
+            )
+        alias_raw = aliases.get(alias)
+        if alias_raw is None:
+            f.add(
+                "DanglingDeployment",
+                f"Deployment {name} is in progress on alias {alias}, which does not exist",
+                Deployment=name,
+            )
+            continue
+        _check_deployed_alias(f, name, record, alias_raw)
+    for alias, names in sorted(active.items()):
+        if len(names) > 1:
+            f.add(
+                "DeploymentIndex",
+                f"Alias {alias} has {len(names)} deployments in progress ({', '.join(names)}); "
+                "there may be one at a time",
+                Alias=alias,
+            )
+
+
+def _check_deployed_alias(f: _Fsck, name: str, record: dict[str, Any], raw: str) -> None:
+    """The alias of a deployment in progress is where the deployment's last step left it
+    (its RevisionId is the one the record names) or, changed by someone else since, in
+    some state the deployment passed through or the state before it."""
+    try:
+        state = AliasState.from_json(raw)
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return  # reported as BadAlias
+    before, target = str(record["CurrentVersion"]), str(record["TargetVersion"])
+    steps = [float(s["Weight"]) for s in record["Steps"]]
+    passed: list[tuple[str, dict[str, float]]] = [(before, {})] + [
+        (target, {}) if w >= 1.0 else (before, {target: w}) for w in steps
+    ]  # fmt: skip
+    here = (state.version, dict(state.weights))
+    stop = f"; end it with 'lambdaver deploy stop {name}'"
+    if state.revision_id == record["LastRevisionId"]:
+        if here != passed[-1]:
+            f.add(
+                "DeploymentAlias",
+                f"Alias {state.name} is at {_routing_text(*here)} but deployment {name}'s "
+                f"last step left it at {_routing_text(*passed[-1])}",
+                Deployment=name,
+            )
+    elif here not in passed:
+        f.add(
+            "DeploymentAlias",
+            f"Alias {state.name} is at {_routing_text(*here)}, a state deployment {name} "
+            f"(in progress, version {before} -> {target}) never set{stop}",
+            Deployment=name,
         )
 
 
