@@ -71,6 +71,7 @@ EXTENSION_MODULES: tuple[str, ...] = (
     "lambdaver.server.policy_api",
     "lambdaver.server.url_api",
     "lambdaver.server.esm_api",
+    "lambdaver.server.extra_api",
 )
 _EXTENSIONS: list[Callable[[Api, Call], Result | None]] = []
 
@@ -109,6 +110,8 @@ class Call:
         self.method = method
         self.segments = segments
         self.query = query
+        #: Every (key, value) of the query, repeated keys too (UntagResource's tagKeys).
+        self.query_items: list[tuple[str, str]] = list(query.items())
         self.headers = headers
         self.body = body
         self.base_url = base_url
@@ -772,6 +775,7 @@ def create_app(api: Api) -> Starlette:
                 request.method, segments, dict(request.query_params), request.headers, body,
                 str(request.base_url),
             )  # fmt: skip
+            call.query_items = request.query_params.multi_items()
             status, content, headers = await run_in_threadpool(api.dispatch, call)
         except Exception as exc:  # noqa: BLE001 - every error becomes AWS's error response
             rid = call.request_id if call is not None else str(uuid.uuid4())

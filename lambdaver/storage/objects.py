@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 
 CHUNK = 1 << 20
 SMALL = 4 << 20
+#: Files smaller than this (by their stat size) are read into a buffer of this size.
+SMALL_FILE = 64 << 10
 #: A command that stores more new blobs than this at once writes them into one pack.
 PACK_MIN = 64
 
@@ -401,9 +403,21 @@ class ObjectStore:
         a temporary file while they are hashed, so no file is ever held whole in memory.
         ``size_hint`` is not trusted: the file is read to its end, whatever its size.
         """
-        view = self._buffer()
         src_fd = os.open(src, os.O_RDONLY)
         try:
+            if size_hint < SMALL_FILE:
+                # A small file (most of a function's) is read into a buffer of its own
+                # size: the process's big buffer costs a fresh 4 MiB to a process that
+                # stores only a few small files (a publish through lambdaver serve).
+                small = memoryview(bytearray(SMALL_FILE))
+                n = _read_into(src_fd, small)
+                if n < SMALL_FILE:
+                    data = small[:n]
+                    hexdigest = sha256(data).hexdigest()
+                    self._put_raw(data, hexdigest)
+                    return hexdigest, n
+                os.lseek(src_fd, 0, os.SEEK_SET)  # it grew: read it as a big one
+            view = self._buffer()
             n = _read_into(src_fd, view)
             if n < len(view):
                 data = view[:n]
