@@ -303,6 +303,7 @@ def handle(
             payload=json.dumps(event).encode(),
             warn=api.warn,
             environments=api.pool,
+            trigger=f"function-url:{url_id}",
         )
     except ResourceNotFoundException:
         return _denied(GONE)

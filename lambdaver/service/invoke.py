@@ -96,9 +96,11 @@ def invoke(
     routing_key: str | None = None,
     warn: Callable[[str], None] | None = None,
     environments: EnvironmentPool | None = None,
+    trigger: str | None = None,
 ) -> InvokeOutput:
     """Run ``qualifier``'s code once.  ``environments``: where the version's execution
-    environment comes from (default: a new one, stopped after the invocation).
+    environment comes from (default: a new one, stopped after the invocation);
+    ``trigger``: what invoked it, journaled as ``Trigger`` (``function-url:URLID``).
 
     ``invocation_type`` ``Event``: the event is checked, queued durably and handed to a
     background worker; the answer (202) comes at once (see :func:`accept_event`)."""
@@ -117,7 +119,7 @@ def invoke(
         payload=payload,
         resolved=res,
         routing_key=routing_key,
-        journal={"InvocationType": invocation_type},
+        journal={"InvocationType": invocation_type, **({"Trigger": trigger} if trigger else {})},
         warn=warn,
         environments=environments,
     )
