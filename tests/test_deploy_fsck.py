@@ -2,10 +2,12 @@
 can be read, one in progress has its alias and target, is indexed under both (one per
 alias), and its alias is in a state the deployment passed through.  A deployment in
 progress is made in this process (``Deployer.start`` and a step, never ``run``); the
-records are then corrupted through the metadata API, as a bug of lambdaver would."""
+records are then corrupted through the metadata API, as a bug of lambdaver would.  The
+same in-process deployer also shows how often the alarms are evaluated between steps."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -229,3 +231,30 @@ def test_fsck_table_output_names_the_deployment(two: Fn, repo: Repository) -> No
         f"DeploymentIndex: Deployment {deployment} is in progress but not indexed under alias "
         "prod (a second deployment of the alias would not be refused)"
     )
+
+
+@pytest.mark.parametrize(("speed", "every"), [(1, 0.1), (60, 1 / 60), (100_000, 0.005)])
+def test_alarms_are_evaluated_once_per_second_of_deployment_time(
+    repo: Repository, speed: float, every: float
+) -> None:
+    """Between steps the alarms are read once per second of deployment time (every
+    1/speed s of real time), within 5-100 ms of real time; progress every 100 ms."""
+    plan = svc.prepare(repo, "prod", "2", strategy="Canary10Percent5Minutes", speed=speed)
+    clock = [0.0]
+    sleeps: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        clock[0] += seconds
+
+    reports: list[float] = []
+    deployer = svc.Deployer(
+        repo, plan, lambda p: reports.append(clock[0]), sleep=sleep, monotonic=lambda: clock[0]
+    )
+    checks: list[float] = []
+    deployer._check = lambda: checks.append(clock[0])  # type: ignore[method-assign]
+    deployer._wait(1.0)
+    assert sleeps[0] == pytest.approx(every)
+    assert len(checks) == pytest.approx(1.0 / every + 1, abs=1)
+    # the last report is at the deadline, whenever it comes
+    assert all(b - a >= 0.1 - 1e-9 for a, b in itertools.pairwise(reports[:-1]))

@@ -62,8 +62,12 @@ MANUAL_STOP = "MANUAL_STOP"
 #: How long a hook may run (seconds, real time: --speed does not shorten it).  CodeDeploy
 #: waits an hour for a hook's answer; a local rehearsal should fail far sooner.
 DEFAULT_HOOK_TIMEOUT = 300.0
-#: How often (real seconds) the journal is read and the alarms evaluated while waiting.
+#: How often (real seconds) progress is reported while waiting, and the longest wait
+#: between two evaluations of the alarms.
 POLL_SECONDS = 0.1
+#: The shortest wait between two evaluations (a fast --speed evaluates once per second
+#: of deployment time down to this; each evaluation reads only the journal's new bytes).
+MIN_POLL_SECONDS = 0.005
 #: The most invocations of --traffic running at once.
 TRAFFIC_CONCURRENCY = 4
 
@@ -631,13 +635,20 @@ class Deployer:
 
     def _wait(self, seconds: float) -> None:
         deadline = self.monotonic() + seconds
+        # the alarms at least once per second of deployment time (--speed 60: every 1/60
+        # s of real time), progress every POLL_SECONDS
+        tick = max(MIN_POLL_SECONDS, min(POLL_SECONDS, 1.0 / self.plan.speed))
+        reported: float | None = None
         while True:
             self._check()
-            left = deadline - self.monotonic()
-            self._report(max(left, 0.0))
+            now = self.monotonic()
+            left = deadline - now
+            if left <= 0 or reported is None or now - reported >= POLL_SECONDS:
+                self._report(max(left, 0.0))
+                reported = now
             if left <= 0:
                 return
-            self.sleep(min(POLL_SECONDS, left))
+            self.sleep(min(tick, left))
 
     # --- hooks ---
 
