@@ -18,6 +18,9 @@ from click.testing import CliRunner
 
 from lambdaver.cli.main import main
 
+# the server tests' helpers and fixtures (``served``, ``lam``)
+pytest_plugins = ("serve_helpers",)
+
 LAMBDAVER_SCRIPT = Path(sys.executable).parent / "lambdaver"
 
 

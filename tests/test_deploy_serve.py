@@ -53,15 +53,6 @@ def served(two: Fn) -> Iterator[Served]:
 
 
 @pytest.fixture
-def lam(served: Served) -> Iterator[Any]:
-    client = served.client()
-    try:
-        yield client
-    finally:
-        client.close()
-
-
-@pytest.fixture
 def deploy(two: Fn) -> Iterator[Any]:
     """Start ``lambdaver deploy prod --version 2 ARGS`` in its own process (killed at the
     end if still running)."""

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from serve_helpers import Served, start
+from serve_helpers import DROPPED_SOCKETS, Served, start
 
 from conftest import Fn, run_cli
 
@@ -49,9 +49,7 @@ def handler(event, context):
     return {"v": V, "event": event}
 """
 
-pytestmark = pytest.mark.filterwarnings(
-    r"ignore:Exception ignored in. <socket\.socket:pytest.PytestUnraisableExceptionWarning"
-)
+pytestmark = DROPPED_SOCKETS
 
 
 # --- the CLI verbs ----------------------------------------------------------------------------
@@ -219,15 +217,6 @@ def served(web: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serv
         yield s
     finally:
         s.kill()
-
-
-@pytest.fixture
-def lam(served: Served) -> Iterator[Any]:
-    client = served.client()
-    try:
-        yield client
-    finally:
-        client.close()
 
 
 #: The served port: a URL made by the CLI names the default 9001, and is reached here.

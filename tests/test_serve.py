@@ -14,12 +14,11 @@ import time
 import urllib.error
 import urllib.request
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from serve_helpers import Served, start, zip_of
+from serve_helpers import DROPPED_SOCKETS, Served, start, zip_of
 
 from conftest import run_cli
 
@@ -27,36 +26,12 @@ ARN = "arn:aws:lambda:us-east-1:000000000000:function:"
 APP = "def handler(event, context):\n    return {'v': V, 'event': event}\n\nV = 0\n"
 
 
-# botocore's connection pool (urllib3) sometimes drops a pooled keep-alive connection after
-# an error response without closing its socket; the garbage collector then reports it,
-# at whatever later test it runs in.  Only that report, for client sockets, is let pass.
-pytestmark = pytest.mark.filterwarnings(
-    r"ignore:Exception ignored in. <socket\.socket:pytest.PytestUnraisableExceptionWarning"
-)
+pytestmark = DROPPED_SOCKETS
 
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("project")
-
-
-@pytest.fixture(scope="module")
-def served(project: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    config = tmp_path_factory.mktemp("cfg") / "config.toml"
-    s = start(project, env={"LAMBDAVER_CONFIG": str(config)})
-    try:
-        yield s
-    finally:
-        s.kill()
-
-
-@pytest.fixture
-def lam(served: Served) -> Iterator[Any]:
-    client = served.client()
-    try:
-        yield client
-    finally:
-        client.close()  # its pooled connections, not left to the garbage collector
 
 
 _counter = [0]

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from serve_helpers import Served, start, zip_of
+from serve_helpers import DROPPED_SOCKETS, Served, zip_of
 
 from conftest import run_cli, snapshot
 
@@ -28,9 +28,7 @@ F = "/2015-03-31/functions/fn"
 APP = "def handler(event, context):\n    return event\n"
 EMPTY_ZIP = base64.b64encode(zip_of({"app.py": APP})).decode()
 
-pytestmark = pytest.mark.filterwarnings(
-    r"ignore:Exception ignored in. <socket\.socket:pytest.PytestUnraisableExceptionWarning"
-)
+pytestmark = DROPPED_SOCKETS
 
 
 @pytest.fixture(scope="module")
@@ -47,16 +45,6 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     r = run_cli("-C", str(root), "alias", "create", "live", "--version", "1", "--output", "json")
     assert r.exit_code == 0, r
     return project
-
-
-@pytest.fixture(scope="module")
-def served(project: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    config = tmp_path_factory.mktemp("cfg") / "config.toml"
-    s = start(project, env={"LAMBDAVER_CONFIG": str(config)})
-    try:
-        yield s
-    finally:
-        s.kill()
 
 
 @pytest.fixture(scope="module")

@@ -10,13 +10,11 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
-import pytest
+from serve_helpers import DROPPED_SOCKETS
 
 HARNESS = Path(__file__).resolve().parent.parent / "benchmarks" / "crash_serve.py"
 
-pytestmark = pytest.mark.filterwarnings(
-    r"ignore:Exception ignored in. <socket\.socket:pytest.PytestUnraisableExceptionWarning"
-)
+pytestmark = DROPPED_SOCKETS
 
 
 def _load() -> ModuleType:

@@ -5,12 +5,11 @@ each with its refusals; and the fields Terraform's waiters read."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from serve_helpers import Served, start, zip_of
+from serve_helpers import DROPPED_SOCKETS, Served, zip_of
 
 from conftest import run_cli
 
@@ -18,33 +17,12 @@ ARN = "arn:aws:lambda:us-east-1:000000000000:function:"
 ROLE = "arn:aws:iam::000000000000:role/lambda-role"
 APP = "def handler(event, context):\n    return {'ok': True}\n"
 
-pytestmark = pytest.mark.filterwarnings(
-    r"ignore:Exception ignored in. <socket\.socket:pytest.PytestUnraisableExceptionWarning"
-)
+pytestmark = DROPPED_SOCKETS
 
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("project")
-
-
-@pytest.fixture(scope="module")
-def served(project: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    config = tmp_path_factory.mktemp("cfg") / "config.toml"
-    s = start(project, env={"LAMBDAVER_CONFIG": str(config)})
-    try:
-        yield s
-    finally:
-        s.kill()
-
-
-@pytest.fixture
-def lam(served: Served) -> Iterator[Any]:
-    client = served.client()
-    try:
-        yield client
-    finally:
-        client.close()
 
 
 _counter = [0]

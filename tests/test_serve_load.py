@@ -11,8 +11,7 @@ import threading
 import time
 from pathlib import Path
 
-import pytest
-from serve_helpers import start
+from serve_helpers import DROPPED_SOCKETS, start
 
 from conftest import run_cli
 
@@ -20,9 +19,7 @@ CLIENTS = 4
 REQUESTS = 250
 BOUND_SECONDS = 240.0
 
-pytestmark = pytest.mark.filterwarnings(
-    r"ignore:Exception ignored in. <socket\.socket:pytest.PytestUnraisableExceptionWarning"
-)
+pytestmark = DROPPED_SOCKETS
 
 
 def test_concurrent_clients_lose_no_update(tmp_path: Path) -> None:
