@@ -54,6 +54,29 @@ LOG_TAIL_BYTES = 3 << 20
 _CHUNK = 1 << 16
 
 
+def job_for(
+    spec: EnvironmentSpec,
+    payload: bytes,
+    request_id: str,
+    invoked_function_arn: str,
+    *,
+    ensure_ascii: bool,
+) -> bootstrap.Job:
+    """What the function's process is told to run for one invocation of ``spec``."""
+    return bootstrap.Job(
+        code_dir=os.path.abspath(spec.code_dir),
+        handler=spec.handler,
+        request_id=request_id,
+        function_version=spec.function_version,
+        invoked_function_arn=invoked_function_arn,
+        timeout=spec.timeout,
+        memory_size=spec.memory_size,
+        payload=payload,
+        ensure_ascii=ensure_ascii,
+        source_dir=os.path.abspath(spec.source_dir) if spec.source_dir else "",
+    )
+
+
 class PythonExecutor(Executor):
     """Python runtimes: every invocation is a cold start, in a process of its own (a fork
     of this one, or another interpreter; see :mod:`lambdaver.runtime.interpreter`).
@@ -85,17 +108,8 @@ class PythonEnvironment(Environment):
 
     def invoke(self, payload: bytes, *, request_id: str, invoked_function_arn: str) -> InvokeResult:
         spec = self.spec
-        job = bootstrap.Job(
-            code_dir=os.path.abspath(spec.code_dir),
-            handler=spec.handler,
-            request_id=request_id,
-            function_version=spec.function_version,
-            invoked_function_arn=invoked_function_arn,
-            timeout=spec.timeout,
-            memory_size=spec.memory_size,
-            payload=payload,
-            ensure_ascii=self.ensure_ascii,
-            source_dir=os.path.abspath(spec.source_dir) if spec.source_dir else "",
+        job = job_for(
+            spec, payload, request_id, invoked_function_arn, ensure_ascii=self.ensure_ascii
         )
         executable = self.executable
         if executable is None and _other_threads_running():

@@ -96,18 +96,7 @@ class NodeEnvironment(Environment):
 
     def invoke(self, payload: bytes, *, request_id: str, invoked_function_arn: str) -> InvokeResult:
         spec = self.spec
-        job = bootstrap.Job(
-            code_dir=os.path.abspath(spec.code_dir),
-            handler=spec.handler,
-            request_id=request_id,
-            function_version=spec.function_version,
-            invoked_function_arn=invoked_function_arn,
-            timeout=spec.timeout,
-            memory_size=spec.memory_size,
-            payload=payload,
-            ensure_ascii=False,
-            source_dir=os.path.abspath(spec.source_dir) if spec.source_dir else "",
-        )
+        job = _py.job_for(spec, payload, request_id, invoked_function_arn, ensure_ascii=False)
         run = _NodeInvocation(job, self.env, self.executable, spec.timeout)
         outcome = run.run()
         if run.version and not self.warned:

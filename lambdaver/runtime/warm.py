@@ -181,17 +181,10 @@ class WarmEnvironment(Environment):
             raise RuntimeError("invoke on a stopped environment")
         cold = not self.initialized
         log = bytearray(self._drain_log())  # what it printed between invocations
-        job = bootstrap.Job(
-            code_dir=os.path.abspath(spec.code_dir),
-            handler=spec.handler,
-            request_id=request_id,
-            function_version=spec.function_version,
-            invoked_function_arn=invoked_function_arn,
-            timeout=spec.timeout,
-            memory_size=spec.memory_size,
-            payload=payload,
-            ensure_ascii=self.ensure_ascii,
-            source_dir=os.path.abspath(spec.source_dir) if spec.source_dir else "",
+        from lambdaver.runtime.invoke import job_for
+
+        job = job_for(
+            spec, payload, request_id, invoked_function_arn, ensure_ascii=self.ensure_ascii
         )
         data = job.encode()
         sent = time.monotonic()
