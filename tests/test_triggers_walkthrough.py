@@ -25,10 +25,10 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from serve_helpers import Served, start
+from test_walkthrough import matches, parse
 
 from conftest import Fn, run_cli
 
@@ -45,43 +45,6 @@ def walkthrough_text() -> str:
     start_at = text.index(HEADING)
     end = text.find("\n## ", start_at + len(HEADING))
     return text[start_at : end if end >= 0 else len(text)]
-
-
-@dataclass
-class Step:
-    line: int
-    command: str
-    expected: list[str] = field(default_factory=list)
-
-
-def parse(text: str) -> list[Step]:
-    steps: list[Step] = []
-    in_block = False
-    for number, line in enumerate(text.splitlines(), 1):
-        if line.startswith("```"):
-            in_block = line.strip() == "```console"
-            continue
-        if not in_block:
-            continue
-        if line.startswith("$ "):
-            steps.append(Step(number, line[2:]))
-        else:
-            assert steps, f"triggers.md walkthrough line {number}: output before any command"
-            steps[-1].expected.append(line)
-    return steps
-
-
-def matches(expected: list[str], actual: list[str]) -> bool:
-    """``...`` within a line: any characters; a line ``...``: any number of lines."""
-    if not expected:
-        return not actual
-    want, rest = expected[0], expected[1:]
-    if want == "...":
-        return any(matches(rest, actual[i:]) for i in range(len(actual) + 1))
-    if not actual:
-        return False
-    pattern = ".*".join(re.escape(part) for part in want.split("..."))
-    return re.fullmatch(pattern, actual[0]) is not None and matches(rest, actual[1:])
 
 
 class Session:

@@ -49,19 +49,22 @@ def parse(text: str) -> list[Step]:
         if line.startswith("$ "):
             steps.append(Step(number, line[2:]))
         else:
-            assert steps, f"cli.md walkthrough line {number}: output before any command"
+            assert steps, f"walkthrough line {number}: output before any command"
             steps[-1].expected.append(line)
     return steps
 
 
 def matches(expected: list[str], actual: list[str]) -> bool:
-    if len(expected) != len(actual):
+    """``...`` within a line: any characters; a line ``...``: any number of lines."""
+    if not expected:
+        return not actual
+    want, rest = expected[0], expected[1:]
+    if want == "...":
+        return any(matches(rest, actual[i:]) for i in range(len(actual) + 1))
+    if not actual:
         return False
-    for want, got in zip(expected, actual, strict=True):
-        pattern = ".*".join(re.escape(part) for part in want.split("..."))
-        if not re.fullmatch(pattern, got):
-            return False
-    return True
+    pattern = ".*".join(re.escape(part) for part in want.split("..."))
+    return re.fullmatch(pattern, actual[0]) is not None and matches(rest, actual[1:])
 
 
 def test_the_walkthrough_parses() -> None:
