@@ -200,6 +200,9 @@ class _Outcome:
 class _Invocation:
     """Start the process, pump its pipes until it is gone, reap it."""
 
+    #: The script the function's process runs (``executable bootstrap JOB_FD RESULT_FD``).
+    script = BOOTSTRAP
+
     def __init__(
         self, job: bootstrap.Job, env: dict[str, str], executable: str | None, timeout: int
     ) -> None:
@@ -298,7 +301,7 @@ class _Invocation:
 
         self.pid = os.posix_spawn(
             self.executable,
-            [self.executable, BOOTSTRAP, str(job_r), str(result_w)],
+            [self.executable, self.script, str(job_r), str(result_w)],
             self.env,
             file_actions=[
                 (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),

@@ -114,27 +114,7 @@ class _NodeInvocation(_py._Invocation):
     """The Python executor's supervision, with ``node bootstrap.cjs`` as the process."""
 
     version = ""
-
-    def _spawn(self, log_w: int, result_w: int, job_r: int) -> None:
-        if self.executable is None:  # pragma: no cover - always set for Node
-            raise ValueError("nothing to spawn")
-        os.set_inheritable(job_r, True)
-        os.set_inheritable(result_w, True)
-        import signal
-
-        self.pid = os.posix_spawn(
-            self.executable,
-            [self.executable, BOOTSTRAP_JS, str(job_r), str(result_w)],
-            self.env,
-            file_actions=[
-                (os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0),
-                (os.POSIX_SPAWN_DUP2, log_w, 1),
-                (os.POSIX_SPAWN_DUP2, log_w, 2),
-            ],
-            setpgroup=0,
-            setsigmask=(),
-            setsigdef=(signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD),
-        )
+    script = BOOTSTRAP_JS
 
     def _take_frames(self, outcome: _py._Outcome) -> None:
         # The HELLO frame carries node's version (process.version): keep it for the
