@@ -85,12 +85,10 @@ def _extensions() -> list[Callable[[Api, Call], Result | None]]:
 
 
 def _complete_pending(repo: Any) -> None:
-    """As the CLI does (cli/state.py): complete an interrupted checkout or import before
-    a change."""
-    from lambdaver.cli.listing import item_view
-    from lambdaver.service.pending import complete_locked
+    """As the CLI does: complete an interrupted checkout or import before a change."""
+    from lambdaver.cli.state import complete_pending
 
-    complete_locked(repo, view=item_view)
+    complete_pending(repo)
 
 
 def _view(conf: Any) -> str:
