@@ -188,6 +188,21 @@ def warm_environment_for(runtime: str) -> Callable[..., Environment] | None:
 TIMED_OUT = "Sandbox.Timedout"
 
 
+def peak_memory_mb(pid: int) -> int:
+    """A live process's peak resident memory (VmHWM), in MB; 0 when unknown."""
+    if not pid:
+        return 0
+    import math
+
+    try:
+        with open(f"/proc/{pid}/status", "rb") as f:
+            status = f.read()
+        start = status.index(b"VmHWM:")
+        return math.ceil(int(status[start + 6 : status.index(b"kB", start)]) / 1024)
+    except (OSError, ValueError):
+        return 0
+
+
 def error_payload(message: str, error_type: str) -> bytes:
     """The platform's error object (a timeout, a runtime that exited)."""
     import json  # loaded already whenever an invocation runs

@@ -54,6 +54,18 @@ LOG_TAIL_BYTES = 3 << 20
 _CHUNK = 1 << 16
 
 
+def invocation_log(log: bytes, rid: str, version: str, started: bool, tail: str) -> str:
+    """The invocation's log as Lambda shows it: what the process wrote (with a START line
+    it did not get to write, when ``started`` is false), then ``tail`` (the platform's
+    notice of an error, the END and REPORT lines) on a line of its own."""
+    text = log.decode("utf-8", "replace")
+    if not started:
+        text = bootstrap.start_line(rid, version) + text
+    if not text.endswith("\n"):
+        text += "\n"
+    return text + tail
+
+
 def job_for(
     spec: EnvironmentSpec,
     payload: bytes,
@@ -533,12 +545,8 @@ def _result(
         (outcome.init_done - outcome.started) * 1000 if outcome.init_done is not None else None
     )
     billed, end = end_of_log(rid, duration, spec.memory_size, max_memory_mb, init_duration)
-    text = outcome.log.decode("utf-8", "replace")
-    if outcome.init_done is None:  # the process never wrote its START line
-        text = bootstrap.start_line(rid, spec.function_version) + text
-    if not text.endswith("\n"):
-        text += "\n"
-    text += notice + end
+    started = outcome.init_done is not None  # else the process never wrote its START line
+    text = invocation_log(outcome.log, rid, spec.function_version, started, notice + end)
 
     return InvokeResult(
         payload=payload,

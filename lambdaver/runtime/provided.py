@@ -35,6 +35,7 @@ from lambdaver.runtime import (
     Warn,
     end_of_log,
     error_payload,
+    peak_memory_mb,
     timed_out,
 )
 
@@ -396,7 +397,7 @@ class RuntimeApiEnvironment(Environment):
             duration = ((inv.answered_at or time.monotonic()) - inv.taken_at) * 1000
         else:
             duration = 0.0
-        memory = _peak_memory_mb(self.proc.pid) if self.proc is not None else 0
+        memory = peak_memory_mb(self.proc.pid) if self.proc is not None else 0
         billed, end = end_of_log(inv.request_id, duration, spec.memory_size, memory, init_ms)
         text = inv.log_before.decode("utf-8", "replace")
         if text and not text.endswith("\n"):
@@ -469,13 +470,3 @@ def _describe(returncode: int | None) -> str:
         name = signal.strsignal(-returncode) or f"signal {-returncode}"
         return f"Runtime exited with error: signal: {name[:1].lower()}{name[1:]}"
     return f"Runtime exited with error: exit status {returncode}"
-
-
-def _peak_memory_mb(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/status", "rb") as f:
-            status = f.read()
-        start = status.index(b"VmHWM:")
-        return math.ceil(int(status[start + 6 : status.index(b"kB", start)]) / 1024)
-    except (OSError, ValueError):
-        return 0

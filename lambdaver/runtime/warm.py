@@ -37,6 +37,7 @@ from lambdaver.runtime import (
     end_of_log,
     error_payload,
     executor_for,
+    peak_memory_mb,
     runtime_family,
     timed_out,
 )
@@ -249,7 +250,7 @@ class WarmEnvironment(Environment):
         ended = time.monotonic()
         if frame is not None:
             log += self._drain_log()  # written before the frame: already in the pipe
-        max_memory_mb = _peak_memory_mb(self.pid)
+        max_memory_mb = peak_memory_mb(self.pid)
         status = None
         reusable = (
             not timed and not exited and self.initialized and frame is not None
@@ -331,12 +332,10 @@ class WarmEnvironment(Environment):
             payload = error_payload(message, error_type)
             notice = f"{message}\n{error_type}\n"
         billed, end = end_of_log(rid, duration_ms, spec.memory_size, max_memory_mb, init_ms)
-        text = log.decode("utf-8", "replace")
-        if f"START RequestId: {rid} " not in text:  # the init failed before its START line
-            text = bootstrap.start_line(rid, spec.function_version) + text
-        if not text.endswith("\n"):
-            text += "\n"
-        text += notice + end
+        from lambdaver.runtime.invoke import invocation_log
+
+        started = f"START RequestId: {rid} ".encode() in log  # else the init failed first
+        text = invocation_log(bytes(log), rid, spec.function_version, started, notice + end)
         return InvokeResult(
             payload=payload,
             function_error=function_error,
@@ -368,11 +367,6 @@ def _has_exited(pid: int) -> bool:
     except ChildProcessError:
         return True
 
-
-def _peak_memory_mb(pid: int) -> int:
-    """The process's peak resident memory (VmHWM), in MB; 0 when unknown."""
-    if not pid:
-        return 0
     try:
         with open(f"/proc/{pid}/status", "rb") as f:
             status = f.read()
