@@ -1,7 +1,7 @@
 """What one alarm evaluation of ``lambdaver deploy`` costs, against the journal's length.
 
 A deployment reads the invocation journal from the byte offset it had when the
-deployment began (service/deploy.py ``JournalTail``), so each evaluation (at least ten
+deployment began (runtime/journal.py ``JournalTail``), so each evaluation (at least ten
 a second) costs a stat and the bytes appended since the last one, whatever the
 journal's length.  This measures, for a journal of 10 and of 100,000 entries:
 
@@ -27,8 +27,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from lambdaver.model.deploy import VersionStats, parse_alarms
-from lambdaver.runtime.journal import Journal
-from lambdaver.service.deploy import JournalTail
+from lambdaver.runtime.journal import Journal, JournalTail
 
 
 def entry(i: int) -> dict[str, Any]:

@@ -144,3 +144,89 @@ def parse_line(line: bytes) -> dict[str, Any] | None:
     except ValueError:
         return None  # torn by a crash mid-write
     return entry if isinstance(entry, dict) else None
+
+
+# --- reading the journal from where a reader was --------------------------------------
+
+
+class JournalTail:
+    """The entries appended to the invocation journal since this object was made, read
+    batch by batch from a remembered (inode, byte offset): each :meth:`poll` costs a stat
+    and the bytes appended since the last, never a read of the whole journal.  A rotation
+    (``journal.jsonl`` renamed to ``.1``, ``.1`` to ``.2`` ...) is followed: the rest of
+    the file we were reading (found by its inode among the rotated files) comes first,
+    then the newer rotated files, then the new current file."""
+
+    def __init__(self, directory: str) -> None:
+        self.directory = directory
+        self.path = os.path.join(directory, JOURNAL_NAME)
+        self.ino, self.offset = _file_id(self.path)
+        # with no journal yet: the rotated files that exist now are not "appended since"
+        self.old_rotated = {r_ino for r_ino, _p in self._rotated()} if self.ino is None else set()
+
+    def _rotated(self) -> list[tuple[int, str]]:
+        """Rotated files, newest (``.1``) first, with their inodes."""
+        out = []
+        for number in range(1, 100):
+            path = f"{self.path}.{number}"
+            ino, _size = _file_id(path)
+            if ino is None:
+                break
+            out.append((ino, path))
+        return out
+
+    def poll(self) -> list[dict[str, Any]]:
+        ino, size = _file_id(self.path)
+        data = b""
+        if self.ino is not None and ino != self.ino:  # rotated since the last poll
+            rotated = self._rotated()
+            position = next((i for i, (r_ino, _p) in enumerate(rotated) if r_ino == self.ino), None)
+            if position is not None:
+                data += _read_from(rotated[position][1], self.offset, self.ino)
+                newer = rotated[:position]
+            else:  # ours was rotated out entirely: every rotated file is newer
+                newer = rotated
+            for r_ino, path in reversed(newer):
+                data += _read_from(path, 0, r_ino)
+            self.ino, self.offset = ino, 0
+            self.old_rotated = {r_ino for r_ino, _p in rotated}  # read, if no new file yet
+        elif self.ino is None:  # no journal file yet when we started
+            for r_ino, path in reversed(self._rotated()):  # files made and rotated since
+                if r_ino not in self.old_rotated:
+                    data += _read_from(path, 0, r_ino)
+                    self.old_rotated.add(r_ino)
+            if ino is not None:  # the journal's current file appeared
+                self.ino, self.offset = ino, 0
+        elif size < self.offset:  # cut short by hand
+            self.offset = 0
+        if self.ino is not None:
+            chunk = _read_from(self.path, self.offset, self.ino)
+            complete = chunk[: chunk.rfind(b"\n") + 1]  # a line still being written waits
+            self.offset += len(complete)
+            data += complete
+        out = []
+        for line in data.split(b"\n"):
+            entry = parse_line(line)
+            if entry is not None:
+                out.append(entry)
+        return out
+
+
+def _file_id(path: str) -> tuple[int | None, int]:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None, 0
+    return st.st_ino, st.st_size
+
+
+def _read_from(path: str, offset: int, expect_ino: int | None) -> bytes:
+    """The bytes of ``path`` from ``offset`` on, if it is still the file ``expect_ino``."""
+    try:
+        with open(path, "rb") as f:
+            if expect_ino is not None and os.fstat(f.fileno()).st_ino != expect_ino:
+                return b""
+            f.seek(offset)
+            return f.read()
+    except FileNotFoundError:
+        return b""

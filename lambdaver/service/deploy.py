@@ -21,7 +21,7 @@ post-traffic hook, stop, Ctrl-C) is recorded as Change ``rollback`` with that en
 parent, exactly what ``lambdaver rollback`` would have written.
 
 Alarms read the invocation journal from the byte offset it had when the deployment
-began (:class:`JournalTail`), following rotations, so each evaluation costs what was
+began (runtime/journal.py's ``JournalTail``), following rotations, so each evaluation costs what was
 appended since the last, whatever the journal's length.
 """
 
@@ -44,6 +44,7 @@ from lambdaver.errors import (
 from lambdaver.model.deploy import Alarm, Strategy, VersionStats, parse_alarms, parse_strategy
 from lambdaver.model.names import LATEST, validate_alias_name, validate_version
 from lambdaver.model.records import AliasState
+from lambdaver.runtime import journal
 from lambdaver.service.functions import DEPLOYMENTS
 from lambdaver.service.repository import ALIASES, VERSIONS, Repository
 from lambdaver.storage import canonical_json
@@ -323,87 +324,6 @@ def active_on_alias(repo: Repository, alias: str) -> str | None:
     return rows[0][0] if rows else None
 
 
-# --- reading the journal from where we were ---------------------------------------------
-
-
-class JournalTail:
-    """The entries appended to the invocation journal since this object was made, read
-    batch by batch from a remembered (inode, byte offset): each :meth:`poll` costs a stat
-    and the bytes appended since the last, never a read of the whole journal.  A rotation
-    (``journal.jsonl`` renamed to ``.1``, ``.1`` to ``.2`` ...) is followed: the rest of
-    the file we were reading (found by its inode among the rotated files) comes first,
-    then the newer rotated files, then the new current file."""
-
-    def __init__(self, directory: str) -> None:
-        from lambdaver.runtime.journal import JOURNAL_NAME
-
-        self.directory = directory
-        self.path = os.path.join(directory, JOURNAL_NAME)
-        self.ino, self.offset = _file_id(self.path)
-
-    def _rotated(self) -> list[tuple[int, str]]:
-        """Rotated files, newest (``.1``) first, with their inodes."""
-        out = []
-        for number in range(1, 100):
-            path = f"{self.path}.{number}"
-            ino, _size = _file_id(path)
-            if ino is None:
-                break
-            out.append((ino, path))
-        return out
-
-    def poll(self) -> list[dict[str, Any]]:
-        from lambdaver.runtime.journal import parse_line
-
-        ino, size = _file_id(self.path)
-        data = b""
-        if self.ino is not None and ino != self.ino:  # rotated since the last poll
-            rotated = self._rotated()
-            position = next((i for i, (r_ino, _p) in enumerate(rotated) if r_ino == self.ino), None)
-            if position is not None:
-                data += _read_from(rotated[position][1], self.offset, self.ino)
-                newer = rotated[:position]
-            else:  # ours was rotated out entirely: every rotated file is newer
-                newer = rotated
-            for r_ino, path in reversed(newer):
-                data += _read_from(path, 0, r_ino)
-            self.ino, self.offset = ino, 0
-        elif self.ino is None and ino is not None:  # the journal's first file appeared
-            self.ino, self.offset = ino, 0
-        elif size < self.offset:  # cut short by hand
-            self.offset = 0
-        if self.ino is not None:
-            chunk = _read_from(self.path, self.offset, self.ino)
-            complete = chunk[: chunk.rfind(b"\n") + 1]  # a line still being written waits
-            self.offset += len(complete)
-            data += complete
-        out = []
-        for line in data.split(b"\n"):
-            entry = parse_line(line)
-            if entry is not None:
-                out.append(entry)
-        return out
-
-
-def _file_id(path: str) -> tuple[int | None, int]:
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        return None, 0
-    return st.st_ino, st.st_size
-
-
-def _read_from(path: str, offset: int, expect_ino: int | None) -> bytes:
-    try:
-        with open(path, "rb") as f:
-            if expect_ino is not None and os.fstat(f.fileno()).st_ino != expect_ino:
-                return b""
-            f.seek(offset)
-            return f.read()
-    except FileNotFoundError:
-        return b""
-
-
 # --- progress -------------------------------------------------------------------------
 
 
@@ -449,7 +369,7 @@ class Deployer:
         self.id = ""
         self.old = ""
         self.stats: dict[str, VersionStats] = {}
-        self.tail: JournalTail | None = None
+        self.tail: journal.JournalTail | None = None
         self.hook_requests: set[str] = set()
         self.phase = "pre-traffic"
         self.passed = 0
@@ -525,7 +445,7 @@ class Deployer:
                 _store(repo, None, record)
             self.version, self.weights = current.version, {}
             # the journal is read from here on: only invocations since the deployment began
-            self.tail = JournalTail(os.path.join(repo.dot, "journal"))
+            self.tail = journal.JournalTail(os.path.join(repo.dot, "journal"))
             self.stats = {v: VersionStats(v) for v in (self.old, plan.target)}
         return Deployment(record, True)
 

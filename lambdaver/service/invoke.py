@@ -452,64 +452,22 @@ def follow_logs(
     the rotated file is read first), so no entry is lost or shown twice."""
     import time
 
-    from lambdaver.runtime.journal import parse_line
+    from lambdaver.runtime.journal import JournalTail
 
     keep = _selector(repo, qualifier, request_id, since_seconds)
-    journal = _journal(repo)
-    path = journal.path
-    ino, offset = _file_id(path)
-    rotated_ino = _file_id(path + ".1")[0]
+    follow = JournalTail(os.path.dirname(_journal(repo).path))  # before the first read
     first = logs(
         repo, qualifier=qualifier, tail=tail, request_id=request_id, since_seconds=since_seconds
     ).events
     yield first
-    # Entries appended between the stat above and that read were shown already.
+    # Entries appended between the tail's start and that read were shown already.
     shown = {e.get("RequestId") for e in first}
     while True:
         time.sleep(poll_seconds)
-        new_ino, size = _file_id(path)
-        now_rotated = _file_id(path + ".1")[0]
-        data = b""
-        if ino is not None and new_ino != ino:  # rotated: finish the old file first
-            data += _read_from(path + ".1", offset, expect_ino=ino)
-        elif ino is None and now_rotated not in (None, rotated_ino):
-            # a file we never saw was created and rotated between two polls: all of it
-            data += _read_from(path + ".1", 0, expect_ino=now_rotated)
-        rotated_ino = now_rotated
-        if new_ino != ino:  # a new current file: from its start
-            ino, offset = new_ino, 0
-        elif size < offset:  # cut short by hand: start again
-            offset = 0
-        chunk = _read_from(path, offset) if ino is not None else b""
-        complete = chunk[: chunk.rfind(b"\n") + 1]  # a line still being written waits
-        offset += len(complete)
-        batch = []
-        for line in (data + complete).split(b"\n"):
-            entry = parse_line(line)
-            if entry is not None and keep(entry) and entry.get("RequestId") not in shown:
-                batch.append(entry)
+        batch = [e for e in follow.poll() if keep(e) and e.get("RequestId") not in shown]
         shown = set()
         if batch:
             yield batch
-
-
-def _file_id(path: str) -> tuple[int | None, int]:
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        return None, 0
-    return st.st_ino, st.st_size
-
-
-def _read_from(path: str, offset: int, expect_ino: int | None = None) -> bytes:
-    try:
-        with open(path, "rb") as f:
-            if expect_ino is not None and os.fstat(f.fileno()).st_ino != expect_ino:
-                return b""
-            f.seek(offset)
-            return f.read()
-    except FileNotFoundError:
-        return b""
 
 
 def metrics(repo: Repository, *, qualifier: str | None = None) -> Metrics:
