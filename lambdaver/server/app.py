@@ -66,7 +66,10 @@ _NAME_RE = re.compile(FUNCTION_NAME_PATTERN)
 
 #: Modules that serve more operations (policies, function URLs, event source mappings):
 #: each has ``dispatch(api, call) -> Result | None`` (None: not one of its operations),
-#: asked in this order before the operations of this module.
+#: asked in this order before the operations of this module.  A module may also have
+#: ``decorate(kind, repo, call, body) -> body``: what it keeps about a function, added to
+#: this module's answers (``kind``: ``function`` for GetFunction, ``configuration`` for
+#: Get/UpdateFunctionConfiguration), with the repository the answer was read from.
 EXTENSION_MODULES: tuple[str, ...] = (
     "lambdaver.server.policy_api",
     "lambdaver.server.url_api",
@@ -76,12 +79,26 @@ EXTENSION_MODULES: tuple[str, ...] = (
 _EXTENSIONS: list[Callable[[Api, Call], Result | None]] = []
 
 
+_DECORATORS: list[Callable[[str, Repository, Call, dict[str, Any]], dict[str, Any]]] = []
+
+
 def _extensions() -> list[Callable[[Api, Call], Result | None]]:
     if not _EXTENSIONS and EXTENSION_MODULES:
         import importlib
 
-        _EXTENSIONS.extend(importlib.import_module(m).dispatch for m in EXTENSION_MODULES)
+        modules = [importlib.import_module(m) for m in EXTENSION_MODULES]
+        _DECORATORS.extend(m.decorate for m in modules if hasattr(m, "decorate"))
+        _EXTENSIONS.extend(m.dispatch for m in modules)
     return _EXTENSIONS
+
+
+def _decorated(kind: str, repo: Repository, call: Call, body: dict[str, Any]) -> dict[str, Any]:
+    """``body`` with what the extension modules keep about the function (their
+    ``decorate``; see :data:`EXTENSION_MODULES`)."""
+    _extensions()
+    for decorate in _DECORATORS:
+        body = decorate(kind, repo, call, body)
+    return body
 
 
 def _complete_pending(repo: Any) -> None:
@@ -350,7 +367,7 @@ class Api:
             "Configuration": conf.to_aws(),
             "Code": {"RepositoryType": "S3", "Location": location},
         }
-        return 200, body, {}
+        return 200, _decorated("function", repo, call, body), {}
 
     def download_code(self, call: Call, fn: str) -> Result:
         from lambdaver.service.code import write_zip
@@ -381,7 +398,8 @@ class Api:
         from lambdaver.service import functions as svc
 
         repo, qualifier = self.qualified(call, fn)
-        return 200, svc.get_configuration(repo, qualifier).to_aws(), {}
+        conf = svc.get_configuration(repo, qualifier).to_aws()
+        return 200, _decorated("configuration", repo, call, conf), {}
 
     def update_configuration(self, call: Call, fn: str) -> Result:
         from lambdaver.service import functions as svc
@@ -397,7 +415,7 @@ class Api:
             environment=_environment(call),
             revision_id=call.field("RevisionId", str),
         )
-        return 200, conf.to_aws(), {}
+        return 200, _decorated("configuration", repo, call, conf.to_aws()), {}
 
     def update_code(self, call: Call, fn: str) -> Result:
         import io

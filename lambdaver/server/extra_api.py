@@ -109,32 +109,30 @@ def _put(repo: Repository, values: dict[str, Any]) -> None:
 
 
 def _wrapped(api: Api, call: Call) -> Result | None:
-    s = call.segments
-    m = call.method
-    if len(s) == 2 and m == "POST":
+    """CreateFunction, to keep its ``Role`` and ``Tags`` (checked before it runs)."""
+    if len(call.segments) == 2 and call.method == "POST":
         return _create_function(api, call)
-    if len(s) == 3 and m == "GET":
-        status, body, headers = api.get_function(call, s[2])
-        repo = api.open(s[2])[0]
-        body["Configuration"] = _with_role(repo, body["Configuration"])
-        tags = _get(repo, TAGS)
-        if tags:
-            body["Tags"] = tags
-        reserved = _get(repo, CONCURRENCY)
-        if reserved is not None:
-            body["Concurrency"] = {"ReservedConcurrentExecutions": reserved}
-        return status, body, headers
-    if len(s) == 4 and s[3] == "configuration" and m == "GET":
-        status, body, headers = api.get_configuration(call, s[2])
-        return status, _with_role(api.open(s[2])[0], body), headers
-    if len(s) == 4 and s[3] == "configuration" and m == "PUT":
-        role = _role(call)
-        status, body, headers = api.update_configuration(call, s[2])
-        repo = api.open(s[2])[0]
-        if role is not None:
-            _put(repo, {ROLE: role})
-        return status, _with_role(repo, body), headers
     return None
+
+
+def decorate(kind: str, repo: Repository, call: Call, body: dict[str, Any]) -> dict[str, Any]:
+    """app.py's answers with what is kept here: ``Role`` in a configuration (kept from
+    UpdateFunctionConfiguration's body first), ``Tags`` and ``Concurrency`` beside
+    GetFunction's configuration, as Terraform's provider reads them."""
+    if kind == "configuration":
+        if call.method == "PUT":
+            role = _role(call)
+            if role is not None:
+                _put(repo, {ROLE: role})
+        return _with_role(repo, body)
+    body = {**body, "Configuration": _with_role(repo, body["Configuration"])}
+    tags = _get(repo, TAGS)
+    if tags:
+        body["Tags"] = tags
+    reserved = _get(repo, CONCURRENCY)
+    if reserved is not None:
+        body["Concurrency"] = {"ReservedConcurrentExecutions": reserved}
+    return body
 
 
 def _with_role(repo: Repository, conf: dict[str, Any]) -> dict[str, Any]:
