@@ -128,6 +128,16 @@ def zip_of(files: dict[str, str]) -> bytes:
     return buf.getvalue()
 
 
+def error(excinfo: pytest.ExceptionInfo[Any]) -> tuple[str, str, int]:
+    """A boto3 ClientError's code, message and HTTP status."""
+    e = excinfo.value
+    return (
+        e.response["Error"]["Code"],
+        e.response["Error"]["Message"],
+        e.response["ResponseMetadata"]["HTTPStatusCode"],
+    )
+
+
 #: botocore's connection pool (urllib3) sometimes drops a pooled keep-alive connection
 #: after an error response without closing its socket; the garbage collector then reports
 #: it, at whatever later test it runs in.  Modules of server tests let only that report

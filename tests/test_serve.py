@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from serve_helpers import DROPPED_SOCKETS, Served, start, zip_of
+from serve_helpers import DROPPED_SOCKETS, Served, error, start, zip_of
 
 from conftest import run_cli
 
@@ -50,15 +50,6 @@ def make_fn(project: Path, versions: int = 1) -> str:
         r = run_cli("-C", str(root), "publish", "--output", "json")
         assert r.exit_code == 0, r
     return name
-
-
-def error(excinfo: pytest.ExceptionInfo[Any]) -> tuple[str, str, int]:
-    e = excinfo.value
-    return (
-        e.response["Error"]["Code"],
-        e.response["Error"]["Message"],
-        e.response["ResponseMetadata"]["HTTPStatusCode"],
-    )
 
 
 # --- start-up ---------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from serve_helpers import DROPPED_SOCKETS, Served, zip_of
+from serve_helpers import DROPPED_SOCKETS, Served, error, zip_of
 
 from conftest import run_cli
 
@@ -39,15 +39,6 @@ def create(lam: Any, **extra: Any) -> str:
     }  # fmt: skip
     lam.create_function(**{**args, **extra})
     return name
-
-
-def error(excinfo: pytest.ExceptionInfo[Any]) -> tuple[str, str, int]:
-    e = excinfo.value
-    return (
-        e.response["Error"]["Code"],
-        e.response["Error"]["Message"],
-        e.response["ResponseMetadata"]["HTTPStatusCode"],
-    )
 
 
 def test_create_keeps_role_and_tags_and_get_function_returns_them(lam: Any) -> None:
