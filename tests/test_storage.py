@@ -3,6 +3,7 @@ version, corruption, and the metadata store's compare-and-swap (issue: foundatio
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import time
@@ -482,3 +483,36 @@ def test_object_store_sweeps_its_stale_temporaries(tmp_path: Path) -> None:
     assert young.exists() and store.has(a)
     kept = sorted(p.name for p in (root / "pack").iterdir())
     assert kept == ["d" * 64 + ".idx", "d" * 64 + ".pack"]
+
+
+def test_sync_makes_new_objects_their_directories_and_new_fanout_entries_durable(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """Each new object file and its directory are synced; objects/ itself too when one of
+    those directories was made since the last sync (its new entry must survive a power
+    cut as well), and not when every directory was there already."""
+    from lambdaver.storage import objects
+
+    synced: list[list[str]] = []
+    monkeypatch.setattr(objects, "fsync_paths", lambda paths: synced.append(list(paths)))
+    root = tmp_path / "objects"
+    root.mkdir()
+    (tmp_path / "tmp").mkdir()
+    store = ObjectStore(root, tmp_path / "tmp")
+    first = store.put_bytes(b"one")
+    store.sync()
+    obj = store.path(first)
+    assert [sorted(s) for s in synced] == [sorted([obj, os.path.dirname(obj), str(root)])]
+    # A second object in the same fan-out directory: that directory exists, objects/ is
+    # not synced again; a fresh store (another command) finds the directory there too.
+    again = ObjectStore(root, tmp_path / "tmp")
+    same_dir = next(
+        data
+        for i in range(10_000)
+        if hashlib.sha256(data := f"x{i}".encode()).hexdigest()[:2] == first[:2]
+    )
+    h = again.put_bytes(same_dir)
+    again.sync()
+    assert sorted(synced[1]) == sorted([again.path(h), os.path.dirname(obj)])
+    again.sync()  # nothing new: nothing synced
+    assert len(synced) == 2

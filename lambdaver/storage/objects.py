@@ -16,7 +16,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, BinaryIO
 
-from lambdaver.storage.fileutil import fsync_dir, sync_filesystem, tmp_name
+from lambdaver.storage.fileutil import fsync_paths, sync_filesystem, tmp_name
 from lambdaver.storage.hashing import sha256, sha256_small
 
 if TYPE_CHECKING:
@@ -112,6 +112,7 @@ class ObjectStore:
         self.tmp = os.fspath(tmp)
         self._dirs: set[str] = set()
         self._written: list[str] = []  # new since the last sync()
+        self._new_dirs = False  # a fan-out directory was made since the last sync()
         self._created: list[str] = []  # every object this process created
         self._view: memoryview | None = None
         self._packs: list[Pack] | None = None
@@ -278,7 +279,14 @@ class ObjectStore:
         prefix = hexdigest[:2]
         d = os.path.join(self.root, prefix)
         if prefix not in self._dirs:
-            os.makedirs(d, exist_ok=True)
+            try:
+                os.mkdir(d)
+                self._new_dirs = True  # objects/ itself has a new entry to sync
+            except FileExistsError:
+                pass
+            except FileNotFoundError:  # objects/ itself is missing: make it (and sync it)
+                os.makedirs(d, exist_ok=True)
+                self._new_dirs = True
             self._dirs.add(prefix)
         return os.path.join(d, hexdigest[2:])
 
@@ -366,15 +374,13 @@ class ObjectStore:
             return
         if len(paths) > self.FSYNC_EACH_MAX:
             sync_filesystem(self.root)
+            self._new_dirs = False
             return
-        for path in paths:
-            fd = os.open(path, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        for directory in {os.path.dirname(p) for p in paths}:
-            fsync_dir(directory)
+        dirs = {os.path.dirname(p) for p in paths}
+        if self._new_dirs:
+            dirs.add(self.root)
+            self._new_dirs = False
+        fsync_paths([*paths, *sorted(dirs)])
 
     def put_bytes(self, data: bytes, *, compress: bool = False) -> str:
         """Store ``data``; return its sha256 hex.  No fsync: sync the filesystem after a batch."""
