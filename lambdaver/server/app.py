@@ -75,6 +75,7 @@ EXTENSION_MODULES: tuple[str, ...] = (
     "lambdaver.server.url_api",
     "lambdaver.server.esm_api",
     "lambdaver.server.extra_api",
+    "lambdaver.server.stream_api",
 )
 _EXTENSIONS: list[Callable[[Api, Call], Result | None]] = []
 
