@@ -29,6 +29,22 @@ AWS_ENV = {
 }
 
 
+def aws_cli_env(home: Path) -> dict[str, str]:
+    """The environment of an aws CLI run as a user runs it: its own config and credentials
+    files (region us-east-1, JSON output, any keys) in ``home``, nothing else inherited."""
+    (home / "aws-config").write_text("[default]\nregion = us-east-1\noutput = json\n")
+    (home / "aws-credentials").write_text(
+        "[default]\naws_access_key_id = x\naws_secret_access_key = x\n"
+    )
+    return {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(home),
+        "AWS_CONFIG_FILE": str(home / "aws-config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(home / "aws-credentials"),
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+
+
 class Served:
     """A running server: its process, URL and what it wrote on stderr."""
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from serve_helpers import Served
+from serve_helpers import Served, aws_cli_env
 
 APP = """\
 def handler(event, context):
@@ -38,17 +38,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def aws(served: Served, tmp_path_factory: pytest.TempPathFactory) -> Any:
     home = tmp_path_factory.mktemp("awshome")
-    (home / "config").write_text("[default]\nregion = us-east-1\noutput = json\n")
-    (home / "credentials").write_text(
-        "[default]\naws_access_key_id = x\naws_secret_access_key = x\n"
-    )
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "HOME": str(home),
-        "AWS_CONFIG_FILE": str(home / "config"),
-        "AWS_SHARED_CREDENTIALS_FILE": str(home / "credentials"),
-        "AWS_EC2_METADATA_DISABLED": "true",
-    }
+    env = aws_cli_env(home)
 
     def run(*args: str, debug: bool = False) -> subprocess.CompletedProcess[str]:
         cmd = [sys.executable, "-m", "awscli", "--endpoint-url", served.url]

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from serve_helpers import Served, start
+from serve_helpers import Served, aws_cli_env, start
 
 from conftest import run_cli
 
@@ -82,18 +82,7 @@ def test_revision_id_preconditions_hold_across_both(served: Served, fn_root: Pat
 
 def test_the_aws_cli_runs_unchanged(served: Served, fn_root: Path, tmp_path: Path) -> None:
     cli(fn_root, "alias", "create", "prod", "--version", "1")
-    (tmp_path / "aws-config").write_text("[default]\nregion = us-east-1\noutput = json\n")
-    (tmp_path / "aws-credentials").write_text(
-        "[default]\naws_access_key_id = x\naws_secret_access_key = x\n"
-    )
-    env = {
-        "PATH": "/usr/bin:/bin",
-        "HOME": str(tmp_path),
-        "AWS_CONFIG_FILE": str(tmp_path / "aws-config"),
-        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "aws-credentials"),
-        "AWS_MAX_ATTEMPTS": "1",
-        "AWS_EC2_METADATA_DISABLED": "true",
-    }
+    env = {**aws_cli_env(tmp_path), "AWS_MAX_ATTEMPTS": "1"}
     base = [sys.executable, "-m", "awscli", "--endpoint-url", served.url, "lambda"]
     r = subprocess.run(
         [*base, "list-aliases", "--function-name", "hello"],
