@@ -329,10 +329,13 @@ def test_cli_input_json_for_configuration_publish_and_invoke(echo: Fn) -> None:
     # a parameter with no meaning here is ignored, with a word on stderr when it is set
     r = echo("get-function-configuration", "--cli-input-json", '{"Qualifier": "1"}')
     assert r.exit_code == 0 and r.json["Version"] == "1"
-    r = echo("invoke", "--cli-input-json", '{"ClientContext": "e30=", "TenantId": ""}')
+    r = echo("invoke", "--cli-input-json", '{"DurableExecutionName": "d", "TenantId": ""}')
     assert r.exit_code == 0
-    assert "ClientContext has no meaning here and is ignored" in r.stderr
+    assert "DurableExecutionName has no meaning here and is ignored" in r.stderr
     assert "TenantId" not in r.stderr
+    # ClientContext is --client-context: checked as it is
+    r = echo("invoke", "--cli-input-json", '{"ClientContext": "!!!"}')
+    assert r.exit_code == 254 and "Base64-encoded JSON object" in r.stderr
 
 
 def test_every_aws_verb_takes_the_input_options() -> None:

@@ -4,6 +4,7 @@ queued events never lost (docs/cli.md, "invoke"; docs/runtime.md, "Event invocat
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
@@ -193,6 +194,18 @@ def test_event_through_an_alias_logs_the_version_that_ran(
     assert (entry["Qualifier"], entry["ExecutedVersion"]) == ("live", "1")
     assert entry["Response"]["tag"] == "one"
     assert efn.ok("logs", "--qualifier", "live")["Events"] == [entry]
+
+
+def test_an_event_gets_no_client_context(efn: Fn, workers: Callable[[], list[int]]) -> None:
+    """AWS passes the client context to synchronous invocations only: checked, then left
+    out of the queued event."""
+    efn.write("app.py", "def handler(e, c):\n    return repr(c.client_context)\n")
+    given = base64.b64encode(b'{"custom": {"a": 1}}').decode()
+    event(efn, "--client-context", given)
+    [entry] = wait_for(efn, workers, 1)
+    assert (entry["ErrorType"], entry["Response"]) == (None, "None")
+    r = efn("invoke", "--client-context", given, "-")  # a sync invoke gets it
+    assert r.stdout == "\"ClientContext([custom={'a': 1},env=None,client=None])\"\n", r
 
 
 def test_the_version_is_chosen_when_the_event_runs_and_orphans_are_taken_up(

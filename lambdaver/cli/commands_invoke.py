@@ -38,6 +38,7 @@ def _choice(decl: str, choices: list[str], help: str) -> opt.Decorator:
         "echo '{}' | lambdaver invoke --qualifier 3 --payload - -",
         "lambdaver invoke --qualifier prod --repeat 100  # how prod's traffic splits",
         "lambdaver invoke --invocation-type Event --payload '{}' /tmp/out.json  # background",
+        'lambdaver invoke --client-context $(echo -n \'{"custom": {"a": 1}}\' | base64) -',
         statuses=INVOKE_STATUSES,
     ),
 )
@@ -57,6 +58,12 @@ def _choice(decl: str, choices: list[str], help: str) -> opt.Decorator:
     help="Make a weighted alias's choice sticky: the same key, the same side.",
 )
 @click.option(
+    "--client-context",
+    metavar="BASE64",
+    help="Base64 of a JSON object (at most 3583 bytes) the function gets as its context's "
+    "client context (synchronous invocations only, as in AWS).",
+)
+@click.option(
     "--repeat",
     type=click.IntRange(min=1),
     metavar="N",
@@ -66,6 +73,7 @@ def invoke(
     outfile: str | None,
     qualifier: str | None,
     payload: str | None,
+    client_context: str | None,
     repeat: int | None,
     **how: Any,
 ) -> None:
@@ -83,12 +91,16 @@ def invoke(
     run by a background process that outlives the command; StatusCode 202 is printed at
     once (OUTFILE is written empty) and the result goes to `lambdaver logs`.  A failed
     event is retried twice, after LAMBDAVER_EVENT_RETRY_DELAY seconds (default 2), then
-    twice that."""
+    twice that.
+
+    --client-context is checked for every invocation type and, as AWS does, handed to
+    the function of a synchronous (RequestResponse) invocation only."""
     from lambdaver.cli.values import read_value
 
     app = get_app()
     repo = app.repo()
     q = app.qualifier(qualifier)
+    how["client_context"] = svc.parse_client_context(client_context)  # refused before all
     if repeat is not None:
         _check_repeat(outfile, how)
     to_stdout = outfile in (None, "-")

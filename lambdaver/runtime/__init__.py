@@ -24,7 +24,13 @@ from typing import TYPE_CHECKING
 from lambdaver.value import Value
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from lambdaver.storage.fileutil import StrPath
+
+    #: A client context as the function receives it: the JSON object the caller sent
+    #: (base64-decoded and checked by ``service.invoke.parse_client_context``).
+    ClientContext = dict[str, Any]
 
 #: Receives one-line warnings (an executor's default prints them to stderr).
 Warn = Callable[[str], None]
@@ -79,8 +85,18 @@ class Environment(ABC):
     one invocation at a time, until :meth:`stop`."""
 
     @abstractmethod
-    def invoke(self, payload: bytes, *, request_id: str, invoked_function_arn: str) -> InvokeResult:
-        """Run the handler on ``payload`` (JSON bytes; empty means ``{}``).
+    def invoke(
+        self,
+        payload: bytes,
+        *,
+        request_id: str,
+        invoked_function_arn: str,
+        client_context: ClientContext | None = None,
+    ) -> InvokeResult:
+        """Run the handler on ``payload`` (JSON bytes; empty means ``{}``).  The function
+        sees ``client_context`` as AWS's runtimes show it (Python's
+        ``context.client_context``, Node's ``context.clientContext``, the Runtime API's
+        ``Lambda-Runtime-Client-Context`` header); None: it was not given.
 
         Never raises for the function's own failures (errors, timeouts, crashes, running
         out of memory): they are in the result.  Raises only for lambdaver's own

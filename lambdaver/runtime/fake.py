@@ -26,7 +26,21 @@ Handler = Callable[[Any, Any], object]
 class FakeContext:
     """The handler's context: the attributes awslambdaric's has, from the spec."""
 
-    def __init__(self, spec: runtime.EnvironmentSpec, request_id: str, arn: str, deadline: float):
+    def __init__(
+        self,
+        spec: runtime.EnvironmentSpec,
+        request_id: str,
+        arn: str,
+        deadline: float,
+        client_context: runtime.ClientContext | None = None,
+    ):
+        self.client_context: Any = None
+        if client_context is not None:  # the Python runtime's object (imported only then)
+            from lambdaver.runtime.var_runtime import bootstrap
+
+            # a copy, as a function's process decodes its own (awslambdaric changes it)
+            copy = json.loads(json.dumps(client_context))
+            self.client_context = bootstrap.LambdaContext("", arn, 0, copy).client_context
         self.function_name = spec.function_name
         self.function_version = spec.function_version
         self.invoked_function_arn = arn
@@ -64,19 +78,27 @@ class FakeEnvironment(runtime.Environment):
         self.spec = spec
         #: (payload, request id, invoked function ARN) of every invocation.
         self.invocations: list[tuple[bytes, str, str]] = []
+        #: The client context of every invocation (None where there was none).
+        self.client_contexts: list[runtime.ClientContext | None] = []
         self.stopped = False
 
     def invoke(
-        self, payload: bytes, *, request_id: str, invoked_function_arn: str
+        self,
+        payload: bytes,
+        *,
+        request_id: str,
+        invoked_function_arn: str,
+        client_context: runtime.ClientContext | None = None,
     ) -> runtime.InvokeResult:
         if self.stopped:
             raise RuntimeError("invoked a stopped environment")
         self.invocations.append((payload, request_id, invoked_function_arn))
+        self.client_contexts.append(client_context)
         spec = self.spec
         started = time.monotonic()
         error_type: str | None = None
         try:
-            body = self._call(payload, request_id, invoked_function_arn, started)
+            body = self._call(payload, request_id, invoked_function_arn, started, client_context)
         except Exception as e:  # noqa: BLE001 - whatever the handler raised
             error_type = getattr(e, "error_type", type(e).__name__)
             error = {"errorMessage": str(e), "errorType": error_type}
@@ -101,7 +123,14 @@ class FakeEnvironment(runtime.Environment):
             log_stream_name=spec.log_stream_name,
         )
 
-    def _call(self, payload: bytes, request_id: str, arn: str, started: float) -> bytes:
+    def _call(
+        self,
+        payload: bytes,
+        request_id: str,
+        arn: str,
+        started: float,
+        client_context: runtime.ClientContext | None,
+    ) -> bytes:
         spec = self.spec
         handler = self.executor.handlers.get(spec.handler)
         if handler is None:
@@ -112,7 +141,7 @@ class FakeEnvironment(runtime.Environment):
             event = json.loads(payload) if payload.strip() else {}
         except ValueError as e:
             raise _Fault("Runtime.UnmarshalError", f"Unable to unmarshal input: {e}") from None
-        context = FakeContext(spec, request_id, arn, started + spec.timeout)
+        context = FakeContext(spec, request_id, arn, started + spec.timeout, client_context)
         return json.dumps(handler(event, context)).encode("utf-8")
 
     def stop(self) -> None:

@@ -18,7 +18,7 @@ import os
 import select
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lambdaver.runtime import (
     TIMED_OUT,
@@ -34,6 +34,9 @@ from lambdaver.runtime import (
 )
 from lambdaver.runtime.background import other_threads_running as _other_threads_running
 from lambdaver.runtime.var_runtime import bootstrap
+
+if TYPE_CHECKING:
+    from lambdaver.runtime import ClientContext
 
 #: Where the bootstrap lives: Lambda's ``LAMBDA_RUNTIME_DIR`` and ``PYTHONPATH``.
 BOOTSTRAP = os.path.abspath(bootstrap.__file__)
@@ -73,6 +76,7 @@ def job_for(
     invoked_function_arn: str,
     *,
     ensure_ascii: bool,
+    client_context: ClientContext | None = None,
 ) -> bootstrap.Job:
     """What the function's process is told to run for one invocation of ``spec``."""
     return bootstrap.Job(
@@ -86,6 +90,7 @@ def job_for(
         payload=payload,
         ensure_ascii=ensure_ascii,
         source_dir=os.path.abspath(spec.source_dir) if spec.source_dir else "",
+        client_context=client_context,
     )
 
 
@@ -118,11 +123,19 @@ class PythonEnvironment(Environment):
         #: None: fork this process.
         self.executable = choice.executable
 
-    def invoke(self, payload: bytes, *, request_id: str, invoked_function_arn: str) -> InvokeResult:
+    def invoke(
+        self,
+        payload: bytes,
+        *,
+        request_id: str,
+        invoked_function_arn: str,
+        client_context: ClientContext | None = None,
+    ) -> InvokeResult:
         spec = self.spec
         job = job_for(
-            spec, payload, request_id, invoked_function_arn, ensure_ascii=self.ensure_ascii
-        )
+            spec, payload, request_id, invoked_function_arn, ensure_ascii=self.ensure_ascii,
+            client_context=client_context,
+        )  # fmt: skip
         executable = self.executable
         if executable is None and _other_threads_running():
             executable = sys.executable  # forking a threaded process is unsafe

@@ -18,11 +18,15 @@ from __future__ import annotations
 
 import os
 import shutil
+from typing import TYPE_CHECKING
 
 from lambdaver.errors import InvalidRuntimeException
 from lambdaver.runtime import Environment, EnvironmentSpec, Executor, InvokeResult, Warn
 from lambdaver.runtime import invoke as _py
 from lambdaver.runtime.var_runtime import bootstrap
+
+if TYPE_CHECKING:
+    from lambdaver.runtime import ClientContext
 
 #: lambdaver's Node runtime, the file ``node`` runs.
 BOOTSTRAP_JS = os.path.join(os.path.dirname(os.path.abspath(bootstrap.__file__)), "bootstrap.cjs")
@@ -94,9 +98,19 @@ class NodeEnvironment(Environment):
         self.env = node_environment(spec, self.log_stream_name)
         self.warned = False
 
-    def invoke(self, payload: bytes, *, request_id: str, invoked_function_arn: str) -> InvokeResult:
+    def invoke(
+        self,
+        payload: bytes,
+        *,
+        request_id: str,
+        invoked_function_arn: str,
+        client_context: ClientContext | None = None,
+    ) -> InvokeResult:
         spec = self.spec
-        job = _py.job_for(spec, payload, request_id, invoked_function_arn, ensure_ascii=False)
+        job = _py.job_for(
+            spec, payload, request_id, invoked_function_arn, ensure_ascii=False,
+            client_context=client_context,
+        )  # fmt: skip
         run = _NodeInvocation(job, self.env, self.executable, spec.timeout)
         outcome = run.run()
         if run.version and not self.warned:

@@ -24,7 +24,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lambdaver.runtime import (
     TIMED_OUT,
@@ -38,6 +38,9 @@ from lambdaver.runtime import (
     peak_memory_mb,
     timed_out,
 )
+
+if TYPE_CHECKING:
+    from lambdaver.runtime import ClientContext
 
 API = "/2018-06-01/runtime/"
 #: Time the init phase (up to the first ``/next``) may take, as in AWS.
@@ -67,10 +70,13 @@ PROVIDED = ProvidedExecutor()
 
 
 class _Invocation:
-    def __init__(self, request_id: str, payload: bytes, arn: str) -> None:
+    def __init__(
+        self, request_id: str, payload: bytes, arn: str, client_context: ClientContext | None
+    ) -> None:
         self.request_id = request_id
         self.payload = payload
         self.arn = arn
+        self.client_context = client_context
         self.taken_at: float | None = None  # monotonic time of the /next that took it
         self.answer: tuple[str, bytes, str | None] | None = None  # (kind, body, error type)
         self.answered_at = 0.0
@@ -261,6 +267,9 @@ class RuntimeApiEnvironment(Environment):
             ("Lambda-Runtime-Invoked-Function-Arn", inv.arn),
             ("Lambda-Runtime-Trace-Id", _trace_id()),
         ]
+        if inv.client_context is not None:  # JSON text; ASCII, as a header must be
+            text = json.dumps(inv.client_context, separators=(",", ":"))
+            out.append(("Lambda-Runtime-Client-Context", text))
         return 200, out, inv.payload or b"{}"
 
     def _answer(
@@ -308,8 +317,15 @@ class RuntimeApiEnvironment(Environment):
 
     # -- Environment
 
-    def invoke(self, payload: bytes, *, request_id: str, invoked_function_arn: str) -> InvokeResult:
-        inv = _Invocation(request_id, payload, invoked_function_arn)
+    def invoke(
+        self,
+        payload: bytes,
+        *,
+        request_id: str,
+        invoked_function_arn: str,
+        client_context: ClientContext | None = None,
+    ) -> InvokeResult:
+        inv = _Invocation(request_id, payload, invoked_function_arn, client_context)
         first = self.proc is None
         if first:
             problem = self._start()

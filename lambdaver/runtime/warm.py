@@ -25,7 +25,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lambdaver.runtime import (
     TIMED_OUT,
@@ -42,6 +42,9 @@ from lambdaver.runtime import (
     timed_out,
 )
 from lambdaver.runtime.var_runtime import bootstrap
+
+if TYPE_CHECKING:
+    from lambdaver.runtime import ClientContext
 
 WARM_BOOTSTRAP = os.path.join(os.path.dirname(os.path.abspath(bootstrap.__file__)),
                               "warm_bootstrap.py")  # fmt: skip
@@ -176,7 +179,14 @@ class WarmEnvironment(Environment):
 
     # --- one invocation --------------------------------------------------------------------
 
-    def invoke(self, payload: bytes, *, request_id: str, invoked_function_arn: str) -> InvokeResult:
+    def invoke(
+        self,
+        payload: bytes,
+        *,
+        request_id: str,
+        invoked_function_arn: str,
+        client_context: ClientContext | None = None,
+    ) -> InvokeResult:
         spec = self.spec
         if self.dead:
             raise RuntimeError("invoke on a stopped environment")
@@ -185,8 +195,9 @@ class WarmEnvironment(Environment):
         from lambdaver.runtime.invoke import job_for
 
         job = job_for(
-            spec, payload, request_id, invoked_function_arn, ensure_ascii=self.ensure_ascii
-        )
+            spec, payload, request_id, invoked_function_arn, ensure_ascii=self.ensure_ascii,
+            client_context=client_context,
+        )  # fmt: skip
         data = job.encode()
         sent = time.monotonic()
         frames = bytearray()

@@ -551,7 +551,8 @@ class Api:
             raise ValidationException.constraint(
                 log_type, "logType", "Member must satisfy enum value set: [Tail, None]"
             )
-        _check_client_context(call.headers.get("x-amz-client-context"))
+        # checked for every invocation type, passed on to synchronous ones only (as AWS)
+        client_context = svc.parse_client_context(call.headers.get("x-amz-client-context"))
         payload = call.body
         if kind == "Event":
             from lambdaver.errors import RequestEntityTooLargeException
@@ -574,6 +575,7 @@ class Api:
             invocation_type=kind,
             warn=self.warn,
             environments=self.pool,
+            client_context=client_context,
         )
         headers: dict[str, str] = {}
         if out.executed_version is not None:
@@ -680,28 +682,6 @@ def _b64(text: str, field: str) -> bytes:
         raise InvalidRequestContentException(
             f"Could not parse request body into json: {field} is not base64: {exc}"
         ) from exc
-
-
-#: Largest X-Amz-Client-Context header (base64 text), as AWS's Invoke documents.
-MAX_CLIENT_CONTEXT = 3583
-
-
-def _check_client_context(text: str | None) -> None:
-    """Refuse an X-Amz-Client-Context that is not base64 of a JSON object, or too long."""
-    if text is None:
-        return
-    if len(text.encode()) > MAX_CLIENT_CONTEXT:
-        raise InvalidRequestContentException(
-            f"Client context must be at most {MAX_CLIENT_CONTEXT} bytes of base64-encoded data"
-        )
-    try:
-        data = json.loads(base64.b64decode(text, validate=True))
-    except (binascii.Error, ValueError, UnicodeDecodeError):
-        data = None
-    if not isinstance(data, dict):
-        raise InvalidRequestContentException(
-            "Client context must be a valid Base64-encoded JSON object."
-        )
 
 
 def _environment(call: Call) -> dict[str, str] | None:

@@ -30,9 +30,11 @@ from lambdaver.value import Value
 
 if TYPE_CHECKING:
     from lambdaver.model.results import Logs, Metrics
-    from lambdaver.runtime import EnvironmentPool, InvokeResult
+    from lambdaver.runtime import ClientContext, EnvironmentPool, InvokeResult
 
 MAX_PAYLOAD = 6_291_456
+#: Largest client context (its base64 text), as AWS's Invoke documents.
+MAX_CLIENT_CONTEXT = 3583
 
 
 class InvokeOutput(Value):
@@ -69,6 +71,33 @@ def check_payload(payload: bytes) -> None:
             ) from exc
 
 
+def parse_client_context(text: str | None) -> ClientContext | None:
+    """The client context of ``X-Amz-Client-Context`` / ``--client-context`` (base64 of a
+    JSON object, at most :data:`MAX_CLIENT_CONTEXT` bytes), decoded; None when not given.
+    Anything else is refused before anything runs, with AWS's error."""
+    if text is None:
+        return None
+    if len(text.encode("utf-8", "surrogateescape")) > MAX_CLIENT_CONTEXT:
+        raise InvalidRequestContentException(
+            f"Client context must be at most {MAX_CLIENT_CONTEXT} bytes of base64-encoded data"
+        )
+    import base64
+    import binascii
+
+    def not_json(constant: str) -> Any:  # NaN, Infinity: Python's, not JSON
+        raise ValueError(constant)
+
+    try:
+        data = json.loads(base64.b64decode(text, validate=True), parse_constant=not_json)
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        data = None
+    if not isinstance(data, dict):
+        raise InvalidRequestContentException(
+            "Client context must be a valid Base64-encoded JSON object."
+        )
+    return data
+
+
 def pick_version(alias: AliasState, routing_key: str | None) -> str:
     """The primary version, or the additional one with its weight's probability.  With a
     routing key the choice is sticky: the key's hash, as a fraction, against the weight."""
@@ -97,13 +126,17 @@ def invoke(
     warn: Callable[[str], None] | None = None,
     environments: EnvironmentPool | None = None,
     trigger: str | None = None,
+    client_context: ClientContext | None = None,
 ) -> InvokeOutput:
     """Run ``qualifier``'s code once.  ``environments``: where the version's execution
     environment comes from (default: a new one, stopped after the invocation);
-    ``trigger``: what invoked it, journaled as ``Trigger`` (``function-url:URLID``).
+    ``trigger``: what invoked it, journaled as ``Trigger`` (``function-url:URLID``);
+    ``client_context``: what :func:`parse_client_context` made of the caller's, handed to
+    the function.
 
     ``invocation_type`` ``Event``: the event is checked, queued durably and handed to a
-    background worker; the answer (202) comes at once (see :func:`accept_event`)."""
+    background worker; the answer (202) comes at once (see :func:`accept_event`).  The
+    client context is not passed on: AWS gives it to synchronous invocations only."""
     if invocation_type == "Event":
         accept_event(repo, qualifier=qualifier, payload=payload, routing_key=routing_key, warn=warn)
         return InvokeOutput(status_code=202, payload=b"")
@@ -122,6 +155,7 @@ def invoke(
         journal={"InvocationType": invocation_type, **({"Trigger": trigger} if trigger else {})},
         warn=warn,
         environments=environments,
+        client_context=client_context,
     )
     return InvokeOutput(
         status_code=200,
@@ -144,11 +178,13 @@ def run_once(
     keep_response: bool = False,
     warn: Callable[[str], None] | None = None,
     environments: EnvironmentPool | None = None,
+    client_context: ClientContext | None = None,
 ) -> tuple[str, InvokeResult]:
     """Resolve ``qualifier`` (unless ``resolved`` is given), pick the version (weights
-    apply), run it once and journal the invocation (with the ``journal`` fields added,
-    and with ``keep_response`` the function's response as ``Response``, for an Event,
-    whose caller never sees it): the version that ran and what it produced."""
+    apply), run it once (the function sees ``client_context``) and journal the
+    invocation (with the ``journal`` fields added, and with ``keep_response`` the
+    function's response as ``Response``, for an Event, whose caller never sees it): the
+    version that ran and what it produced."""
     res = resolved if resolved is not None else resolve(repo, qualifier)
     version = pick_version(res.alias, routing_key) if res.alias is not None else res.version
     config, manifest, tree = _code_of(repo, version)
@@ -179,7 +215,10 @@ def run_once(
     request_id = request_id or repo.new_id()
     try:
         result = environment.invoke(
-            payload, request_id=request_id, invoked_function_arn=repo.arns.function(qualifier)
+            payload,
+            request_id=request_id,
+            invoked_function_arn=repo.arns.function(qualifier),
+            client_context=client_context,
         )
     finally:
         pool.release(environment)

@@ -68,8 +68,18 @@ def deploy(request: pytest.FixtureRequest, tmp_path: Path) -> Deploy:
     return make
 
 
-def call(environment: Environment, payload: bytes = b"{}", arn: str = ARN) -> InvokeResult:
-    return environment.invoke(payload, request_id=str(uuid.uuid4()), invoked_function_arn=arn)
+def call(
+    environment: Environment,
+    payload: bytes = b"{}",
+    arn: str = ARN,
+    client_context: dict[str, Any] | None = None,
+) -> InvokeResult:
+    return environment.invoke(
+        payload,
+        request_id=str(uuid.uuid4()),
+        invoked_function_arn=arn,
+        client_context=client_context,
+    )
 
 
 def request_id_of(result: InvokeResult) -> str:
@@ -166,6 +176,55 @@ def test_a_handler_past_its_timeout_is_timed_out(deploy: Deploy) -> None:
     }
     assert result.duration_ms == 1000.0
     assert f"Z {rid} Task timed out after 1.00 seconds\nEND RequestId: {rid}\n" in result.log
+
+
+#: A handler that shows the client context as awslambdaric's context object has it.
+SHOW_CLIENT_CONTEXT = """
+def handler(event, context):
+    cc = context.client_context
+    if cc is None:
+        return None
+    client = cc.client
+    fields = ("installation_id", "app_title", "app_version_name", "app_version_code",
+              "app_package_name")
+    return {"repr": repr(cc), "custom": cc.custom, "env": cc.env,
+            "client": None if client is None else {f: getattr(client, f) for f in fields}}
+"""
+
+
+def test_the_client_context_reaches_the_handler_as_awslambdarics_object(deploy: Deploy) -> None:
+    executor, spec = deploy(SHOW_CLIENT_CONTEXT)
+    given = {
+        "client": {"installation_id": "i-1", "app_title": "Shop", "app_version_code": "7"},
+        "custom": {"cart": [1, 2]},
+        "env": {"platform": "Android", "locale": "fr_FR"},
+        "extra": "not an attribute",
+        "w3c": {"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"},
+    }
+    environment = executor.start(spec, warn=pytest.fail)
+    try:
+        full = json.loads(call(environment, client_context=given).payload)
+        empty = json.loads(call(environment, client_context={"custom": {"a": 1}}).payload)
+        none = json.loads(call(environment).payload)
+    finally:
+        environment.stop()
+    assert full == {
+        "repr": "ClientContext([custom={'cart': [1, 2]},env={'platform': 'Android', "
+        "'locale': 'fr_FR'},client=Client([installation_id=i-1,app_title=Shop,"
+        "app_version_name=None,app_version_code=7,app_package_name=None])])",
+        "custom": {"cart": [1, 2]},
+        "env": {"platform": "Android", "locale": "fr_FR"},
+        "client": {"installation_id": "i-1", "app_title": "Shop", "app_version_name": None,
+                   "app_version_code": "7", "app_package_name": None},
+    }  # fmt: skip
+    assert empty == {
+        "repr": "ClientContext([custom={'a': 1},env=None,client=None])",
+        "custom": {"a": 1},
+        "env": None,
+        "client": None,
+    }
+    assert none is None  # not given: None, in the same environment right after one
+    assert "w3c" in given  # awslambdaric takes it out of its own copy, not the caller's
 
 
 def test_stop_can_be_called_twice(deploy: Deploy) -> None:

@@ -134,6 +134,34 @@ def test_the_context_object_has_nodes_fields(tmp_path: Path) -> None:
     }
 
 
+CLIENT_CONTEXT_JS = """\
+exports.handler = async (e, c) => ({
+  has: 'clientContext' in c,
+  cc: c.clientContext === undefined ? 'undefined' : c.clientContext,
+});
+"""
+
+
+@pytest.mark.parametrize("warm", [False, True], ids=["one-shot", "warm"])
+def test_the_client_context_is_the_parsed_object(tmp_path: Path, warm: bool) -> None:
+    """As AWS's Node runtime: context.clientContext is the caller's object as it sent it,
+    undefined when it sent none."""
+    (tmp_path / "index.js").write_text(CLIENT_CONTEXT_JS)
+    given = {"client": {"app_title": "Shop"}, "custom": {"k": "caf\u00e9"}, "x": [1, None]}
+    s = spec(tmp_path)
+    make = warm_environment_for(s.runtime) if warm else executor_for(s.runtime).start
+    assert make is not None
+    env = make(s)
+    try:
+        with_cc = env.invoke(b"{}", request_id="r1", invoked_function_arn=ARN,
+                             client_context=given)  # fmt: skip
+        without = env.invoke(b"{}", request_id="r2", invoked_function_arn=ARN)
+    finally:
+        env.stop()
+    assert body(with_cc) == {"has": True, "cc": given}
+    assert body(without) == {"has": True, "cc": "undefined"}
+
+
 def test_lambdas_environment_variables(tmp_path: Path) -> None:
     source = "exports.handler = async () => process.env;"
     env = body(invoke(tmp_path, {"index.js": source}, environment={"MINE": "1"}))

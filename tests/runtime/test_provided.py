@@ -91,11 +91,18 @@ def write_bootstrap(code_dir: Path, text: str = BOOTSTRAP, mode: int = 0o755) ->
     path.chmod(mode)
 
 
-def invoke(code_dir: Path, payload: bytes = b"{}", **fields: Any) -> InvokeResult:
+def invoke(
+    code_dir: Path,
+    payload: bytes = b"{}",
+    client_context: dict[str, Any] | None = None,
+    **fields: Any,
+) -> InvokeResult:
     s = spec(code_dir, **fields)
     env = executor_for(s.runtime).start(s)
     try:
-        return env.invoke(payload, request_id=RID, invoked_function_arn=ARN)
+        return env.invoke(
+            payload, request_id=RID, invoked_function_arn=ARN, client_context=client_context
+        )
     finally:
         env.stop()
 
@@ -123,10 +130,20 @@ def test_the_runtime_api_sends_awss_headers_and_environment(tmp_path: Path) -> N
     assert got["wrong_id"] == [400, {"errorMessage": "Invalid request ID",
                                      "errorType": "InvalidRequestID"}]  # fmt: skip
     assert got["late_init_error"][0] == 403
+    assert "Lambda-Runtime-Client-Context" not in h  # none given: no header, as in AWS
     lines = result.log.splitlines()
     assert lines[:3] == ["init my.handler", f"START RequestId: {RID} Version: 2",
                          f"handling {RID}"]  # fmt: skip
     assert lines[-2] == f"END RequestId: {RID}" and "Init Duration" in lines[-1]
+
+
+def test_the_client_context_is_a_json_header_of_next(tmp_path: Path) -> None:
+    write_bootstrap(tmp_path)
+    given = {"custom": {"name": "caf\u00e9", "n": [1, None]}, "env": {"a": "b"}}
+    result = invoke(tmp_path, client_context=given)
+    header = json.loads(result.payload)["headers"]["Lambda-Runtime-Client-Context"]
+    assert json.loads(header) == given
+    assert header.isascii() and "\n" not in header
 
 
 def test_an_error_post_is_a_function_error(tmp_path: Path) -> None:
@@ -240,20 +257,35 @@ def test_awss_python_runtime_interface_client_works_unchanged(tmp_path: Path) ->
                 print("in handler", context.aws_request_id)
                 if event.get("fail"):
                     raise ValueError("nope")
+                cc = context.client_context
                 return {"fn": context.function_name, "arn": context.invoked_function_arn,
-                        "left": 0 < context.get_remaining_time_in_millis() <= 3000}
+                        "left": 0 < context.get_remaining_time_in_millis() <= 3000,
+                        "cc": repr(cc),
+                        "custom": cc and cc.custom, "title": cc and cc.client.app_title}
             """
         )
     )
     write_bootstrap(tmp_path, f"#!/bin/sh\nexec {sys.executable} -m awslambdaric app.handler\n")
     s = spec(tmp_path, handler="app.handler")
     env = executor_for(s.runtime).start(s)
+    given = {"client": {"app_title": "Shop"}, "custom": {"cart": [1]}, "env": None}
     try:
-        ok = env.invoke(b"{}", request_id=RID, invoked_function_arn=ARN)
+        ok = env.invoke(b"{}", request_id=RID, invoked_function_arn=ARN, client_context=given)
         failed = env.invoke(b'{"fail": 1}', request_id="r2", invoked_function_arn=ARN)
+        without = env.invoke(b"{}", request_id="r3", invoked_function_arn=ARN)
     finally:
         env.stop()
-    assert json.loads(ok.payload) == {"fn": "hello", "arn": ARN, "left": True}
+    assert json.loads(ok.payload) == {
+        "fn": "hello",
+        "arn": ARN,
+        "left": True,
+        "cc": "ClientContext([custom={'cart': [1]},env=None,client=Client([installation_id="
+        "None,app_title=Shop,app_version_name=None,app_version_code=None,"
+        "app_package_name=None])])",
+        "custom": {"cart": [1]},
+        "title": "Shop",
+    }
+    assert json.loads(without.payload)["cc"] == "None"
     assert f"in handler {RID}" in ok.log
     error = json.loads(failed.payload)
     assert (failed.error_type, error["errorType"], error["errorMessage"]) == (

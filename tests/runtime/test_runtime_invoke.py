@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import importlib.util
 import json
 import os
 import signal
@@ -39,7 +40,7 @@ def write_code(root: Path, files: dict[str, str]) -> Path:
 
 
 #: The fields of a call that belong to the invocation, not to the environment.
-REQUEST_FIELDS = ("payload", "request_id", "invoked_function_arn")
+REQUEST_FIELDS = ("payload", "request_id", "invoked_function_arn", "client_context")
 
 
 def make_spec(code_dir: Path, **overrides: Any) -> tuple[EnvironmentSpec, dict[str, Any]]:
@@ -57,6 +58,7 @@ def make_spec(code_dir: Path, **overrides: Any) -> tuple[EnvironmentSpec, dict[s
         "region": "us-east-1",
         "payload": b'{"name": "world"}',
         "request_id": str(uuid.uuid4()),
+        "client_context": None,
     }
     fields.update(overrides)
     request = {name: fields.pop(name) for name in REQUEST_FIELDS}
@@ -400,6 +402,88 @@ def test_spawned_failures_have_the_same_shape(tmp_path: Path) -> None:
     error = error_of(invoke(tmp_path, "def handler(e, c):\n    raise KeyError('k')\n"))
     assert (error["errorType"], error["errorMessage"]) == ("KeyError", "'k'")
     assert error["stackTrace"][0].startswith(f'  File "{tmp_path / "code" / "app.py"}", line 2')
+
+
+@pytest.mark.usefixtures("spawn_path")
+def test_a_spawned_interpreter_gets_the_client_context(tmp_path: Path) -> None:
+    given = {"custom": {"k": "caf\u00e9"}, "client": {"app_title": "t"}, "env": {"e": 1}}
+    result = invoke(
+        tmp_path,
+        "def handler(e, c):\n    return repr(c.client_context)\n",
+        client_context=given,
+    )
+    assert result.interpreter == sys.executable
+    assert returned(result) == (
+        "ClientContext([custom={'k': 'caf\u00e9'},env={'e': 1},client=Client([installation_id="
+        "None,app_title=t,app_version_name=None,app_version_code=None,app_package_name=None])])"
+    )
+
+
+def test_the_oldest_python_gets_the_client_context(tmp_path: Path) -> None:
+    """bootstrap.py runs on every Python from 3.8: its client context code too."""
+    oldest = next(
+        (f"python3.{m}" for m in range(8, 11) if interpreter.find_on_path(f"python3.{m}")), None
+    )
+    if oldest is None:
+        pytest.skip("no Python 3.8-3.10 on PATH")
+    result = invoke(
+        tmp_path,
+        "import sys\n"
+        "def handler(e, c):\n"
+        "    cc = c.client_context\n"
+        "    return [sys.version_info[1], cc.custom, cc.client.app_title, c.w3c()]\n",
+        runtime=oldest,
+        client_context={"custom": {"a": 1}, "client": {"app_title": "t"},
+                        "w3c": {"traceparent": "tp", "baggage": 3}},
+    )  # fmt: skip
+    assert returned(result) == [int(oldest[8:]), {"a": 1}, "t", {"traceparent": "tp"}]
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("awslambdaric") is None,
+    reason="awslambdaric (AWS's Python runtime interface client) is not installed",
+)
+@pytest.mark.parametrize(
+    "given",
+    [
+        None,
+        {},
+        {"custom": {"a": [1, {"b": None}]}, "env": {"locale": "en_GB"}, "other": 1},
+        {"client": {"installation_id": "i", "app_title": "t", "app_version_name": "n",
+                    "app_version_code": "c", "app_package_name": "p", "more": "x"}},
+        {"client": None, "custom": "a string"},
+        {"w3c": {"traceparent": "tp", "tracestate": 1, "baggage": "b", "other": "o"}},
+        {"w3c": "not an object", "custom": {}},
+        {"client": ["not", "an", "object"]},
+    ],
+)  # fmt: skip
+def test_the_context_object_is_awslambdarics(given: dict[str, Any] | None) -> None:
+    """The same client context makes the same object (repr, attributes, w3c(), or the
+    same error) in bootstrap.py's LambdaContext as in AWS's runtime interface client."""
+    import copy
+
+    from awslambdaric import lambda_context as ric
+
+    from lambdaver.runtime.var_runtime import bootstrap
+
+    def made(make: Any) -> Any:
+        try:
+            context = make(copy.deepcopy(given))
+        except Exception as e:  # noqa: BLE001 - the error is what is compared
+            return (type(e).__name__, str(e))
+        cc = context.client_context
+        shown = [repr(context)]
+        if cc is not None:
+            shown += [cc.custom, cc.env, type(cc).__name__, type(cc.client).__name__]
+            if cc.client is not None:
+                shown += [getattr(cc.client, name) for name in type(cc.client).__slots__]
+        if hasattr(ric.LambdaContext, "w3c"):  # awslambdaric 4.2 and later
+            shown.append(context.w3c())
+        return shown
+
+    theirs = made(lambda cc: ric.LambdaContext("rid", cc, None, 1000, ARN))
+    ours = made(lambda cc: bootstrap.LambdaContext("rid", ARN, 1000, cc))
+    assert ours == theirs
 
 
 def test_another_python_on_path_runs_the_handler(tmp_path: Path) -> None:

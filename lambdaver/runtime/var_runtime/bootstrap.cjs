@@ -460,6 +460,8 @@ async function runOnce(jobFd, resultFd) {
       deadlineMs: Date.now() + job.timeout * 1000,
       arn: job.invoked_function_arn,
       event: JSON.parse(text),
+      // the caller's object as it sent it; absent (undefined) when it sent none
+      clientContext: job.client_context === null ? undefined : job.client_context,
     },
     transport,
     exitAfter(0),

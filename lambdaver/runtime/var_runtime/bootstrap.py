@@ -96,6 +96,7 @@ class Job:
     """What the function's process needs to know besides its environment."""
 
     __slots__ = (
+        "client_context",
         "code_dir",
         "ensure_ascii",
         "function_version",
@@ -120,6 +121,7 @@ class Job:
         payload: bytes,
         ensure_ascii: bool,
         source_dir: str = "",
+        client_context: dict[str, Any] | None = None,
     ) -> None:
         self.code_dir = code_dir
         self.handler = handler
@@ -132,6 +134,8 @@ class Job:
         self.ensure_ascii = ensure_ascii
         #: Non-empty: ``code_dir`` copies this directory, and tracebacks name its files.
         self.source_dir = source_dir
+        #: The caller's client context (a JSON object), or None.
+        self.client_context = client_context
 
     def encode(self) -> bytes:
         """Header length, JSON header, raw payload: what the spawn path sends on a pipe."""
@@ -163,10 +167,77 @@ class CognitoIdentity:
         )
 
 
-class LambdaContext:
-    """The handler's second argument; attribute values come from the environment, as in AWS."""
+class Client:
+    __slots__ = (  # noqa: RUF023 - awslambdaric's order
+        "installation_id",
+        "app_title",
+        "app_version_name",
+        "app_version_code",
+        "app_package_name",
+    )
+    installation_id: Any
+    app_title: Any
+    app_version_name: Any
+    app_version_code: Any
+    app_package_name: Any
 
-    def __init__(self, request_id: str, invoked_function_arn: str, deadline_ms: int) -> None:
+    def __repr__(self) -> str:
+        return (
+            f"Client([installation_id={self.installation_id},"
+            f"app_title={self.app_title},"
+            f"app_version_name={self.app_version_name},"
+            f"app_version_code={self.app_version_code},"
+            f"app_package_name={self.app_package_name}])"
+        )
+
+
+class ClientContext:
+    __slots__ = ("custom", "env", "client")  # noqa: RUF023 - awslambdaric's order
+    custom: Any
+    env: Any
+    client: Any
+
+    def __repr__(self) -> str:
+        return f"ClientContext([custom={self.custom},env={self.env},client={self.client}])"
+
+
+def make_obj_from_dict(cls: Any, values: Any) -> Any:
+    """awslambdaric's: an instance of ``cls`` whose every slot is ``values.get(slot)``
+    (None when ``values`` is None; a ``values`` that is not a dict raises, as there)."""
+    if values is None:
+        return None
+    obj = cls()
+    for field in cls.__slots__:
+        setattr(obj, field, values.get(field, None))
+    return obj
+
+
+#: The W3C trace-context fields ``context.w3c()`` gives (awslambdaric's allowlist).
+W3C_ALLOWED_FIELDS = ("traceparent", "tracestate", "baggage")
+
+
+def _extract_and_strip_w3c(client_context: Any) -> dict[str, str]:
+    """awslambdaric's: pop ``w3c`` out of the client context; its allowlisted strings."""
+    if not isinstance(client_context, dict) or "w3c" not in client_context:
+        return {}
+    raw = client_context.pop("w3c")
+    if not isinstance(raw, dict):
+        return {}
+    return {key: raw[key] for key in W3C_ALLOWED_FIELDS if isinstance(raw.get(key), str)}
+
+
+class LambdaContext:
+    """The handler's second argument; attribute values come from the environment, as in AWS.
+    ``client_context`` is the caller's JSON object (or None), made into awslambdaric's
+    ``ClientContext`` (``custom``, ``env``, ``client``: a ``Client`` or None)."""
+
+    def __init__(
+        self,
+        request_id: str,
+        invoked_function_arn: str,
+        deadline_ms: int,
+        client_context: dict[str, Any] | None = None,
+    ) -> None:
         env = os.environ
         self.aws_request_id = request_id
         self.log_group_name = env.get("AWS_LAMBDA_LOG_GROUP_NAME")
@@ -175,13 +246,20 @@ class LambdaContext:
         self.memory_limit_in_mb = env.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE")  # a string
         self.function_version = env.get("AWS_LAMBDA_FUNCTION_VERSION")
         self.invoked_function_arn = invoked_function_arn
-        self.client_context = None
+        self._w3c_fields = _extract_and_strip_w3c(client_context)
+        self.client_context = make_obj_from_dict(ClientContext, client_context)
+        if self.client_context is not None:
+            self.client_context.client = make_obj_from_dict(Client, self.client_context.client)
         self.identity = CognitoIdentity()
         self.tenant_id = None
         self._deadline_ms = deadline_ms
 
     def get_remaining_time_in_millis(self) -> int:
         return max(self._deadline_ms - int(time.time() * 1000), 0)
+
+    def w3c(self) -> dict[str, str]:
+        """The W3C trace context the caller sent in the client context's ``w3c``."""
+        return dict(self._w3c_fields)
 
     def log(self, msg: object) -> None:
         sys.stdout.write(str(msg))
@@ -364,7 +442,9 @@ def _serve(job: Job, result_fd: int) -> None:
             event = json.loads(job.payload) if job.payload else {}
         except ValueError as e:
             raise FaultError("Runtime.UnmarshalError", f"Unable to unmarshal input: {e}") from None
-        context = LambdaContext(job.request_id, job.invoked_function_arn, deadline_ms)
+        context = LambdaContext(
+            job.request_id, job.invoked_function_arn, deadline_ms, job.client_context
+        )
         body = marshal(handler(event, context), job.ensure_ascii)
     except FaultError as e:
         _report_error(result_fd, make_error(e.message, e.error_type, e.trace, job.request_id), job)

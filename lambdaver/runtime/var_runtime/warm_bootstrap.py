@@ -105,7 +105,9 @@ def _invoke(handler: Any, job: bs.Job, result_fd: int) -> None:
             raise bs.FaultError(
                 "Runtime.UnmarshalError", f"Unable to unmarshal input: {e}"
             ) from None
-        context = bs.LambdaContext(job.request_id, job.invoked_function_arn, deadline_ms)
+        context = bs.LambdaContext(
+            job.request_id, job.invoked_function_arn, deadline_ms, job.client_context
+        )
         body = bs.marshal(handler(event, context), job.ensure_ascii)
     except bs.FaultError as e:
         _report(result_fd, bs.make_error(e.message, e.error_type, e.trace, job.request_id), job)
