@@ -262,6 +262,46 @@ def test_alias_lifecycle_and_refusals(lam: Any, project: Path) -> None:
 # --- invoke -----------------------------------------------------------------------------
 
 
+def test_an_event_is_journaled_as_the_queue_worker_journals_it(tmp_path: Path) -> None:
+    """Serve's Event invocations: the request id the 202 answered with, ``InvocationType:
+    Event``, ``Attempt`` 1-3 and the kept ``Response``; a function error retried twice
+    (after LAMBDAVER_EVENT_RETRY_DELAY), a success not at all."""
+    root = tmp_path / "ev"
+    root.mkdir()
+    (root / "app.py").write_text(
+        "def handler(event, context):\n"
+        "    if event.get('fail'):\n"
+        "        raise ValueError('no')\n"
+        "    return {'got': event}\n"
+    )
+    assert run_cli("init", str(root), "--output", "json").exit_code == 0
+    s = start(root, env={"LAMBDAVER_EVENT_RETRY_DELAY": "0.05"})
+    lam = s.client()
+    try:
+        good = lam.invoke(FunctionName="ev", InvocationType="Event", Payload=b'{"k": 1}')
+        bad = lam.invoke(FunctionName="ev", InvocationType="Event", Payload=b'{"fail": 1}')
+        ids = [r["ResponseMetadata"]["RequestId"] for r in (good, bad)]
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            logs = run_cli("-C", str(root), "logs", "--output", "json")
+            events = json.loads(logs.stdout).get("Events", [])
+            if len(events) >= 4:
+                break
+            time.sleep(0.1)
+        time.sleep(0.3)  # nothing more is to come
+        events = json.loads(run_cli("-C", str(root), "logs", "--output", "json").stdout)["Events"]
+    finally:
+        lam.close()
+        s.kill()
+    assert all(e["InvocationType"] == "Event" for e in events)
+    by_id = {rid: [e for e in events if e["RequestId"] == rid] for rid in ids}
+    assert [e["Attempt"] for e in by_id[ids[0]]] == [1]
+    assert by_id[ids[0]][0]["Response"] == {"got": {"k": 1}}
+    assert [e["Attempt"] for e in by_id[ids[1]]] == [1, 2, 3]
+    assert all(e["ErrorType"] == "ValueError" for e in by_id[ids[1]])
+    assert len(events) == 4
+
+
 def test_invoke_kinds_and_refusals(lam: Any, project: Path) -> None:
     name = make_fn(project, versions=1)
     lam.create_alias(FunctionName=name, Name="live", FunctionVersion="1")

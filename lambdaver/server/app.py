@@ -59,8 +59,6 @@ ALIASES_PAGE = 10000
 MAX_BODY = 70 * 1024 * 1024
 #: Largest Event payload (AWS's asynchronous limit).
 MAX_EVENT_PAYLOAD = 1_048_576
-#: Retries of a failed Event invocation, as AWS's default.
-EVENT_RETRIES = 2
 
 _NAME_RE = re.compile(FUNCTION_NAME_PATTERN)
 
@@ -565,7 +563,7 @@ class Api:
                 )
             svc.check_payload(payload)
             resolve(repo, qualifier)  # a missing qualifier is refused now, not later
-            self._start_event(repo.root, qualifier, payload)
+            self._start_event(repo.root, qualifier, payload, call.request_id)
             return 202, None, {}
         out = svc.invoke(
             repo,
@@ -586,23 +584,27 @@ class Api:
             headers["X-Amz-Log-Result"] = out.log_result
         return out.status_code, out.payload if out.status_code == 200 else None, headers
 
-    def _start_event(self, root: str, qualifier: str | None, payload: bytes) -> None:
-        """Run an Event invocation in the background (retried twice on a function error,
-        as AWS does); its result and log go to the journal (``lambdaver logs``)."""
+    def _start_event(
+        self, root: str, qualifier: str | None, payload: bytes, request_id: str
+    ) -> None:
+        """Run an Event invocation in the background, as the CLI's queue worker runs one
+        (retried twice on a function error after its delays, as AWS does; journaled with
+        ``InvocationType: Event``, ``Attempt`` and the request id the 202 answered with);
+        its result and log go to the journal (``lambdaver logs``)."""
 
         def run() -> None:
-            from lambdaver.service import invoke as svc
+            from lambdaver.service.event_worker import run_attempts
+
+            def open_repo() -> Repository:  # afresh for each attempt, as for a request
+                repo = Repository(root, self.settings)
+                repo.on_lock(_complete_pending)
+                return repo
 
             try:
-                for _attempt in range(1 + EVENT_RETRIES):
-                    repo = Repository(root, self.settings)
-                    repo.on_lock(_complete_pending)
-                    out = svc.invoke(
-                        repo, qualifier=qualifier, payload=payload, warn=self.warn,
-                        environments=self.pool,
-                    )  # fmt: skip
-                    if out.function_error is None:
-                        break
+                run_attempts(
+                    open_repo, qualifier=qualifier, payload=payload, request_id=request_id,
+                    environments=self.pool, warn=self.warn,
+                )  # fmt: skip
             except Exception as exc:  # noqa: BLE001 - nobody waits for an event's answer
                 self.warn(f"event invocation of {root} failed: {exc}")
             finally:

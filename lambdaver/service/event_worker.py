@@ -31,12 +31,17 @@ import os
 import sys
 import time
 import traceback
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from lambdaver.errors import EXIT_INTERRUPTED, LambdaverError
 from lambdaver.service import event_queue
 from lambdaver.service import invoke as svc
 from lambdaver.service.repository import DOT, Repository
 from lambdaver.service.settings import Settings
+
+if TYPE_CHECKING:
+    from lambdaver.runtime import EnvironmentPool
 
 
 def retry_delay(attempt: int) -> float:
@@ -51,6 +56,52 @@ def retry_delay(attempt: int) -> float:
     return float(base * 2 ** max(0, attempt - 2))
 
 
+def run_attempts(
+    open_repo: Callable[[], Repository],
+    *,
+    qualifier: str | None,
+    payload: bytes,
+    request_id: str,
+    routing_key: str | None = None,
+    first: int = 1,
+    on_failed: Callable[[int], None] | None = None,
+    environments: EnvironmentPool | None = None,
+    warn: Callable[[str], None] | None = None,
+) -> None:
+    """An Event's attempts ``first`` to 3, each on the repository ``open_repo`` gives then,
+    with one request id: journaled with ``InvocationType: Event``, ``Attempt: N`` and the
+    ``Response``; a function error is retried after :func:`retry_delay` (``on_failed(N)``
+    is told first); an event that cannot run is journaled with its error and dropped.
+    The queue's worker and ``lambdaver serve`` both run events so."""
+    last = 1 + svc.EVENT_RETRIES
+    for attempt in range(first, last + 1):
+        if attempt > 1:
+            time.sleep(retry_delay(attempt))
+        repo = open_repo()
+        journal = {"InvocationType": "Event", "Attempt": attempt}
+        try:
+            _version, result = svc.run_once(
+                repo,
+                qualifier=qualifier,
+                payload=payload,
+                routing_key=routing_key,
+                request_id=request_id,
+                journal=journal,
+                keep_response=True,
+                warn=warn,
+                environments=environments,
+            )
+        except LambdaverError as exc:  # it cannot run now: dropped, as AWS drops it
+            svc.journal_refusal(
+                repo, request_id=request_id, qualifier=qualifier, error=exc, journal=journal
+            )
+            return
+        if result.function_error is None:
+            return
+        if attempt < last and on_failed is not None:
+            on_failed(attempt)
+
+
 def run_event(root: str, claim: event_queue.Claim) -> None:
     """Run one claimed event to its end (success, a failure that is not retried, or its
     last attempt) and take it out of the queue."""
@@ -63,30 +114,11 @@ def run_event(root: str, claim: event_queue.Claim) -> None:
     qualifier = rec.get("Qualifier")
     payload = base64.b64decode(rec.get("Payload") or "")
     request_id = str(rec["RequestId"])
-    last = 1 + svc.EVENT_RETRIES
-    for attempt in range(claim.attempts_done() + 1, last + 1):
-        if attempt > 1:
-            time.sleep(retry_delay(attempt))
-        journal = {"InvocationType": "Event", "Attempt": attempt}
-        try:
-            _version, result = svc.run_once(
-                repo,
-                qualifier=qualifier,
-                payload=payload,
-                routing_key=rec.get("RoutingKey"),
-                request_id=request_id,
-                journal=journal,
-                keep_response=True,
-            )
-        except LambdaverError as exc:  # it cannot run now: dropped, as AWS drops it
-            svc.journal_refusal(
-                repo, request_id=request_id, qualifier=qualifier, error=exc, journal=journal
-            )
-            break
-        if result.function_error is None:
-            break
-        if attempt < last:
-            claim.record_attempt(attempt)
+    run_attempts(
+        lambda: repo, qualifier=qualifier, payload=payload, request_id=request_id,
+        routing_key=rec.get("RoutingKey"), first=claim.attempts_done() + 1,
+        on_failed=claim.record_attempt,
+    )  # fmt: skip
     claim.finish()
     try:  # what the runs learnt ($LATEST's stat cache) is a cache: best effort
         repo.save_derived()
