@@ -44,7 +44,7 @@ from lambdaver.model.names import (
 )
 from lambdaver.runtime import EnvironmentPool
 from lambdaver.server.functions import Functions
-from lambdaver.server.wire import ApiError, error_response
+from lambdaver.server.wire import ApiError, error_response, query_action, query_error_response
 from lambdaver.service.repository import Repository
 from lambdaver.service.settings import Settings
 
@@ -75,6 +75,7 @@ EXTENSION_MODULES: tuple[str, ...] = (
     "lambdaver.server.url_api",
     "lambdaver.server.esm_api",
     "lambdaver.server.extra_api",
+    "lambdaver.server.stream_api",
 )
 _EXTENSIONS: list[Callable[[Api, Call], Result | None]] = []
 
@@ -787,6 +788,12 @@ def create_app(api: Api) -> Starlette:
             except UnicodeDecodeError as exc:
                 raise ApiError("UnknownOperationException", "Malformed path") from exc
             body = await _read_body(request)
+            action = query_action(
+                request.method, request.scope["path"], request.headers.get("content-type", ""),
+                body,
+            )  # fmt: skip
+            if action is not None:
+                return query_error_response(action, str(uuid.uuid4()))
             call = Call(
                 request.method, segments, dict(request.query_params), request.headers, body,
                 str(request.base_url),
