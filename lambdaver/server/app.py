@@ -351,6 +351,9 @@ class Api:
             environment=env,
             publish=bool(call.field("Publish", bool, False)),
             view=_view,
+            set_aside=lambda old, new: self.warn(
+                f"{old} held the files of a deleted function {name}: moved to {new}"
+            ),
         )
         conf = result.configuration
         return 201, conf.to_aws(), {}
