@@ -107,6 +107,8 @@ def test_refusals_before_the_function_runs_are_ordinary_errors(lam) -> None:
         lam.invoke_with_response_stream(FunctionName="missing", Payload=b"{}")
     with pytest.raises(lam.exceptions.InvalidRequestContentException):
         lam.invoke_with_response_stream(FunctionName="st", Payload=b"{not json")
+    with pytest.raises(lam.exceptions.InvalidRequestContentException):
+        lam.invoke_with_response_stream(FunctionName="st", ClientContext="not base64!")
     with pytest.raises(lam.exceptions.RequestTooLargeException):
         lam.invoke_with_response_stream(FunctionName="st", Payload=b" " * (6 * 1024 * 1024 + 1))
 

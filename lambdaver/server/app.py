@@ -44,7 +44,7 @@ from lambdaver.model.names import (
 )
 from lambdaver.runtime import EnvironmentPool
 from lambdaver.server.functions import Functions
-from lambdaver.server.wire import ApiError, error_response
+from lambdaver.server.wire import ApiError, error_response, query_action, query_error_response
 from lambdaver.service.repository import Repository
 from lambdaver.service.settings import Settings
 
@@ -349,6 +349,9 @@ class Api:
             environment=env,
             publish=bool(call.field("Publish", bool, False)),
             view=_view,
+            set_aside=lambda old, new: self.warn(
+                f"{old} held the files of a deleted function {name}: moved to {new}"
+            ),
         )
         conf = result.configuration
         return 201, conf.to_aws(), {}
@@ -770,6 +773,12 @@ def create_app(api: Api) -> Starlette:
             except UnicodeDecodeError as exc:
                 raise ApiError("UnknownOperationException", "Malformed path") from exc
             body = await _read_body(request)
+            action = query_action(
+                request.method, request.scope["path"], request.headers.get("content-type", ""),
+                body,
+            )  # fmt: skip
+            if action is not None:
+                return query_error_response(action, str(uuid.uuid4()))
             call = Call(
                 request.method, segments, dict(request.query_params), request.headers, body,
                 str(request.base_url),

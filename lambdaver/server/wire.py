@@ -92,3 +92,42 @@ def error_response(exc: BaseException, request_id: str) -> Response:
         media_type="application/json",
         headers={"x-amzn-ErrorType": code, "x-amzn-RequestId": request_id},
     )
+
+
+def query_action(method: str, path: str, content_type: str, body: bytes) -> str | None:
+    """The ``Action`` of a query-protocol request (``POST /`` with a form body, as botocore
+    sends CloudFormation's, STS's or SQS's calls), or None for anything else.  The Lambda
+    API never sends one; a client whose every service points at this server
+    (``AWS_ENDPOINT_URL``) does, e.g. ``sam remote invoke NAME`` asking CloudFormation
+    which stack NAME belongs to."""
+    if method != "POST" or path.strip("/") or "x-www-form-urlencoded" not in content_type:
+        return None
+    from urllib.parse import parse_qs
+
+    found = parse_qs(body.decode("latin-1")).get("Action")
+    return found[0] if found else ""
+
+
+def query_error_response(action: str, request_id: str) -> Response:
+    """``InvalidAction`` (400) in the query protocol's XML, which botocore parses into a
+    ClientError (a JSON error would be a ResponseParserError, which clients do not expect
+    and SAM reports as a crash)."""
+    from xml.sax.saxutils import escape
+
+    from starlette.responses import Response
+
+    message = escape(
+        f"The action {action} is not valid for this web service: lambdaver serve answers "
+        "the Lambda API only"
+    )
+    xml = (
+        "<ErrorResponse><Error><Type>Sender</Type><Code>InvalidAction</Code>"
+        f"<Message>{message}</Message></Error><RequestId>{request_id}</RequestId>"
+        "</ErrorResponse>"
+    )
+    return Response(
+        xml,
+        status_code=400,
+        media_type="text/xml",
+        headers={"x-amzn-RequestId": request_id},
+    )

@@ -231,6 +231,7 @@ def create_function(
     environment: dict[str, str] | None = None,
     publish: bool = False,
     view: Any = None,
+    set_aside: Callable[[str, str], None] | None = None,
 ) -> tuple[Repository, ImportResult]:
     """``create-function``: a new function directory ``start/NAME`` holding the zip
     ``source`` (a path or a binary file) as its code, its ``lambdaver.toml`` and its
@@ -244,6 +245,12 @@ def create_function(
     AWS); everything ``init`` and ``import`` refuse.  The function is built in a temporary
     directory beside ``start/NAME`` and renamed into place, so a refused or interrupted
     create leaves no function directory behind.
+
+    With ``set_aside`` (the server's CreateFunction), a ``start/NAME`` that a deleted
+    function left (:func:`left_by_deleted_function`) is not a conflict, as the name is
+    free again on AWS once DeleteFunction returns: once the new function is built, that
+    directory is renamed to ``start/NAME.deleted-<UTC time>`` (kept, never removed) and
+    ``set_aside(old, new)`` is called.
     """
     import shutil
 
@@ -268,6 +275,9 @@ def create_function(
     taken = os.path.lexists(target) and (
         not os.path.isdir(target) or os.path.islink(target) or bool(os.listdir(target))
     )
+    aside = None
+    if taken and set_aside is not None and left_by_deleted_function(target):
+        taken, aside = False, _aside_name(target)
     if taken or any(f.name == name for f in functions(start)[0]):
         raise ResourceConflictException(f"Function already exist: {name}")
     building = tmp_name(target)
@@ -285,11 +295,47 @@ def create_function(
             environment=environment,
         )
         result = import_zip(repo, source, publish=publish, view=view)
-        os.rename(building, target)  # over an empty directory, or none
+        if aside is not None:
+            os.rename(target, aside)
+        try:
+            os.rename(building, target)  # over an empty directory, or none
+        except BaseException:
+            if aside is not None:
+                os.rename(aside, target)
+            raise
         fsync_dir(start)
     except BaseException:
         shutil.rmtree(building, ignore_errors=True)
         raise
+    if aside is not None and set_aside is not None:
+        set_aside(target, aside)
     repo = Repository.discover(target, settings)
     configuration = result.configuration.replace(function_arn=repo.arns.function())
     return repo, result.replace(configuration=configuration)
+
+
+def left_by_deleted_function(directory: str) -> bool:
+    """Whether ``directory`` is what DeleteFunction leaves of a function: a real
+    directory (not a link) holding ``.lambdaverignore`` (which ``init`` and
+    ``create-function`` write) but neither ``.lambdaver/`` nor ``lambdaver.toml``."""
+    from lambdaver.service.repository import DOT, IGNORE_FILE
+
+    return (
+        os.path.isdir(directory) and not os.path.islink(directory)
+        and os.path.isfile(os.path.join(directory, IGNORE_FILE))
+        and not os.path.lexists(os.path.join(directory, DOT))
+        and not os.path.lexists(os.path.join(directory, FUNCTION_FILE))
+    )  # fmt: skip
+
+
+def _aside_name(target: str) -> str:
+    """``TARGET.deleted-<UTC time>`` (``.N`` added while that exists); function names
+    have no ``.``, so it is never a function's name."""
+    import time
+
+    base = f"{target}.deleted-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}"
+    name, n = base, 1
+    while os.path.lexists(name):
+        n += 1
+        name = f"{base}.{n}"
+    return name
