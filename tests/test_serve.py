@@ -309,7 +309,8 @@ def test_invoke_kinds_and_refusals(lam: Any, project: Path) -> None:
     assert out["StatusCode"] == 200 and out["ExecutedVersion"] == "1"
     assert json.loads(out["Payload"].read()) == {"v": 1, "event": {"a": 1}}
     log = base64.b64decode(out["LogResult"]).decode()
-    assert log.startswith("START RequestId:") and "REPORT RequestId:" in log
+    rid = out["ResponseMetadata"]["RequestId"]  # x-amzn-RequestId: the invocation's own id
+    assert log.startswith(f"START RequestId: {rid} ") and f"REPORT RequestId: {rid}\t" in log
     dry = lam.invoke(FunctionName=name, InvocationType="DryRun")
     assert dry["StatusCode"] == 204 and dry["Payload"].read() == b""
     event = lam.invoke(FunctionName=f"{name}:live", InvocationType="Event", Payload=b'{"e": 1}')

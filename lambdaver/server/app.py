@@ -577,6 +577,7 @@ class Api:
             warn=self.warn,
             environments=self.pool,
             client_context=client_context,
+            request_id=call.request_id,  # AWS answers with the invocation's own
         )
         headers: dict[str, str] = {}
         if out.executed_version is not None:

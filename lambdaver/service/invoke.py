@@ -127,12 +127,14 @@ def invoke(
     environments: EnvironmentPool | None = None,
     trigger: str | None = None,
     client_context: ClientContext | None = None,
+    request_id: str | None = None,
 ) -> InvokeOutput:
     """Run ``qualifier``'s code once.  ``environments``: where the version's execution
     environment comes from (default: a new one, stopped after the invocation);
     ``trigger``: what invoked it, journaled as ``Trigger`` (``function-url:URLID``);
     ``client_context``: what :func:`parse_client_context` made of the caller's, handed to
-    the function.
+    the function; ``request_id``: the invocation's (default: a new one), as the server
+    answers it in ``x-amzn-RequestId``.
 
     ``invocation_type`` ``Event``: the event is checked, queued durably and handed to a
     background worker; the answer (202) comes at once (see :func:`accept_event`).  The
@@ -156,6 +158,7 @@ def invoke(
         warn=warn,
         environments=environments,
         client_context=client_context,
+        request_id=request_id,
     )
     return InvokeOutput(
         status_code=200,
