@@ -136,8 +136,15 @@ def test_the_running_server_delivers_a_bucket_change(served_fn: Path, tmp_path: 
         # within a few ticks (docs/triggers.md: 0.5 s) plus a cold start; loose, for a
         # loaded machine
         assert at - written < 15.0
-        entries = cli(served_fn, "logs")["Events"]
-        assert any(e.get("Trigger") == "bucket:uploads" for e in entries)
+        # the journal entry is written when the invocation has returned, a moment after
+        # the handler wrote its file
+        deadline = time.monotonic() + 10
+        while True:
+            entries = cli(served_fn, "logs")["Events"]
+            if any(e.get("Trigger") == "bucket:uploads" for e in entries):
+                break
+            assert time.monotonic() < deadline, entries
+            time.sleep(0.05)
     finally:
         server.stop()
 

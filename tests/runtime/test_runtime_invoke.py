@@ -26,6 +26,7 @@ from lambdaver.runtime import (
     executor_for,
     interpreter,
     log_tail_base64,
+    peak_memory_mb,
 )
 
 ARN = "arn:aws:lambda:us-east-1:123456789012:function:hello"
@@ -147,7 +148,9 @@ def test_success_returns_the_json_result_and_an_aws_shaped_log(tmp_path: Path) -
     assert report[5:] == [f"Init Duration: {result.init_duration_ms:.2f} ms", ""]
     assert len(lines) == 3
     assert result.billed_duration_ms >= max(1, result.duration_ms)
-    assert 1 <= result.max_memory_used_mb < 128
+    # The function's process is a fork of this one: its resident pages start as this
+    # process's (pytest's, which outgrows 128 MB in a full run; the CLI's is ~20 MB).
+    assert 1 <= result.max_memory_used_mb <= peak_memory_mb(os.getpid()) + 32
     assert result.interpreter == sys.executable
 
 
