@@ -60,8 +60,10 @@ class Session:
     interrupted_at: int | None  # offset in ``raw`` when Ctrl-C was typed
 
     def lines(self) -> list[str]:
-        """The lines written, escape sequences taken out (a redraw's lines included)."""
-        text = ANSI.sub(b"", self.raw).decode("utf-8", "replace")
+        """The lines written, escape sequences taken out (a redraw's lines included), and
+        the terminal's own echo of a typed Ctrl-C (``^C``, which the line discipline writes
+        wherever the cursor is, even at the end of a full line)."""
+        text = ANSI.sub(b"", self.raw).replace(b"^C", b"").decode("utf-8", "replace")
         return re.split(r"\r\n|\n|\r", text)
 
 
