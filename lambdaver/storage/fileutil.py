@@ -22,26 +22,27 @@ if TYPE_CHECKING:  # paths are plain strings (or os.PathLike): pathlib costs sta
     StrPath: TypeAlias = str | os.PathLike[str]
 
 
-def fsync_dir(path: StrPath) -> None:
-    """Make a rename or a new entry in ``path`` durable."""
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+def _fsync(path: StrPath, flags: int = 0) -> None:
+    fd = os.open(path, os.O_RDONLY | flags)  # a directory opens read-only too
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
 
 
+def fsync_dir(path: StrPath) -> None:
+    """Make a rename or a new entry in ``path`` durable."""
+    _fsync(path, os.O_DIRECTORY)
+
+
 def fsync_paths(paths: list[str]) -> None:
     """fsync each file or directory of ``paths``, one after another.  (Syncing them from
     several threads at once, for the filesystem's journal to commit together, saved about
     0.2 ms of a publish's 1 ms of syncs with a pool of threads kept alive, and lost with
-    threads started for the call: docs/performance.md, "Publish".)"""
+    threads started for the call: docs/performance.md, "Serve", "PublishVersion, third
+    look".)"""
     for path in paths:
-        fd = os.open(path, os.O_RDONLY)  # a directory opens read-only too
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        _fsync(path)
 
 
 def tmp_name(target: StrPath) -> str:
